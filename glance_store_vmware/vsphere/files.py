@@ -1,0 +1,147 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+
+"""Datastore file operations through vCenter's FileManager and
+VirtualDiskManager, each waiting for its task and translating faults."""
+
+import logging
+import time
+
+from oslo_vmware import exceptions as vexc
+from oslo_vmware import vim_util
+
+from glance_store_vmware.vsphere import errors
+
+LOG = logging.getLogger(__name__)
+
+_FAULTS = {
+    'FileNotFound': errors.NotFound,
+    'FileAlreadyExists': errors.AlreadyExists,
+    'DuplicateName': errors.AlreadyExists,
+}
+
+
+class DatastoreFiles:
+    """File operations on the datastores of one vCenter."""
+
+    def __init__(self, session, inventory, *, max_poll_interval=5.0):
+        self._session = session
+        self._inventory = inventory
+        self._max_poll_interval = max_poll_interval
+
+    @property
+    def _file_manager(self):
+        return self._session.service_content.fileManager
+
+    @property
+    def _disk_manager(self):
+        return self._session.service_content.virtualDiskManager
+
+    def make_directory(self, dsdir):
+        """Create a directory and its parents; an existing one is fine."""
+        try:
+            self._call('MakeDirectory', self._file_manager, dsdir,
+                       name=dsdir.ds_path,
+                       datacenter=self._inventory.datacenter(dsdir.datacenter),
+                       createParentDirectories=True)
+        except errors.AlreadyExists:
+            pass
+
+    def delete(self, dsfile):
+        """Delete a file or directory; NotFound if it is not there."""
+        self._task('DeleteDatastoreFile_Task', self._file_manager, dsfile,
+                   name=dsfile.ds_path,
+                   datacenter=self._inventory.datacenter(dsfile.datacenter))
+
+    def delete_quietly(self, dsfile):
+        """Best-effort cleanup: log, never raise."""
+        try:
+            self.delete(dsfile)
+        except errors.NotFound:
+            pass
+        except Exception as e:
+            LOG.warning('Could not remove %s: %s', dsfile, e)
+
+    def move(self, src, dst, force=False):
+        """Rename ``src`` to ``dst``; AlreadyExists unless ``force``."""
+        self._task('MoveDatastoreFile_Task', self._file_manager, dst,
+                   sourceName=src.ds_path,
+                   sourceDatacenter=self._inventory.datacenter(src.datacenter),
+                   destinationName=dst.ds_path,
+                   destinationDatacenter=self._inventory.datacenter(
+                       dst.datacenter),
+                   force=force)
+
+    def copy(self, src, dst, force=False):
+        """Server-side copy of a file, across datastores and datacenters."""
+        self._task('CopyDatastoreFile_Task', self._file_manager, dst,
+                   sourceName=src.ds_path,
+                   sourceDatacenter=self._inventory.datacenter(src.datacenter),
+                   destinationName=dst.ds_path,
+                   destinationDatacenter=self._inventory.datacenter(
+                       dst.datacenter),
+                   force=force)
+
+    def copy_virtual_disk(self, src, dst, force=False):
+        """Server-side copy of a virtual disk (descriptor and extents)."""
+        self._task('CopyVirtualDisk_Task', self._disk_manager, dst,
+                   sourceName=src.ds_path,
+                   sourceDatacenter=self._inventory.datacenter(src.datacenter),
+                   destName=dst.ds_path,
+                   destDatacenter=self._inventory.datacenter(dst.datacenter),
+                   force=force)
+
+    def _call(self, method, target, subject, **kwargs):
+        try:
+            return self._session.invoke(method, target, **kwargs)
+        except vexc.VimException as e:
+            raise _translate(e, method, subject) from None
+
+    def _task(self, method, target, subject, **kwargs):
+        task = self._call(method, target, subject, **kwargs)
+        return self.wait_for_task(task, method, subject)
+
+    def wait_for_task(self, task, method, subject):
+        """Poll a task: at once, then backing off to the poll interval.
+
+        Datastore file tasks usually finish in milliseconds; a fixed
+        multi-second interval would dominate every upload.
+        """
+        delay = 0.02
+        while True:
+            try:
+                info = self._session.invoke_util(
+                    vim_util, 'get_object_property', task, 'info',
+                    skip_op_id=True)
+            except vexc.VimException as e:
+                raise _translate(e, method, subject) from None
+            if info.state == 'success':
+                return getattr(info, 'result', None)
+            if info.state == 'error':
+                error = getattr(info, 'error', None)
+                fault = getattr(error, 'fault', None)
+                name = type(fault).__name__ if fault is not None else ''
+                message = getattr(error, 'localizedMessage', '') or name
+                cls = _FAULTS.get(name, errors.VSphereError)
+                raise cls('%s of %s failed: %s' % (method, subject, message))
+            time.sleep(delay)
+            delay = min(delay * 2, self._max_poll_interval)
+
+
+def _translate(exc, method, subject):
+    names = list(getattr(exc, 'fault_list', None) or [])
+    names.append(type(exc).__name__)
+    for name in names:
+        for fault, cls in _FAULTS.items():
+            if name.startswith(fault):
+                return cls('%s of %s failed: %s' % (method, subject, exc))
+    return errors.VSphereError('%s of %s failed: %s' % (method, subject, exc))

@@ -1,0 +1,142 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+
+"""A logged-in vCenter session: SOAP API, session cookie and TLS settings.
+
+Wraps oslo.vmware's ``VMwareAPISession`` once, so callers never pass
+sessions, hosts and certificates around.
+"""
+
+import logging
+import threading
+
+from oslo_vmware import api
+from oslo_vmware import exceptions as vexc
+import requests
+
+from glance_store_vmware.vsphere import errors
+
+LOG = logging.getLogger(__name__)
+
+COOKIE_NAME = 'vmware_soap_session'
+
+
+class Session:
+    """A vCenter connection, logged in on first use.
+
+    ``verify`` is what every HTTP request must pass as ``verify=``: the CA
+    file, or ``False`` in insecure mode, or ``True`` for the system trust
+    store.  Passing it per request matters: requests lets
+    ``REQUESTS_CA_BUNDLE`` override ``requests.Session.verify``.
+    """
+
+    def __init__(self, host, username, password, *, port=443, ca_file=None,
+                 insecure=False, api_retry_count=10, task_poll_interval=5,
+                 pool_size=10, timeout=None):
+        self.host = host
+        self.port = port
+        self.verify = ca_file if ca_file else not insecure
+        self._args = (host, username, password, api_retry_count,
+                      task_poll_interval)
+        self._kwargs = dict(port=port, cacert=ca_file, insecure=insecure,
+                            pool_size=pool_size, connection_timeout=timeout)
+        self._api = None
+        self._lock = threading.Lock()
+
+    def __repr__(self):
+        return '<vSphere session %s:%s>' % (self.host, self.port)
+
+    @property
+    def api(self):
+        """The logged-in oslo.vmware session."""
+        if self._api is None:
+            with self._lock:
+                if self._api is None:
+                    self._api = self._login()
+        return self._api
+
+    def _login(self):
+        # VMwareAPISession(create_session=True) retries a login that fails
+        # to connect forever; probe the connection first so that an
+        # unreachable vCenter or a certificate problem is an error now.
+        session = api.VMwareAPISession(*self._args, create_session=False,
+                                       **self._kwargs)
+        try:
+            session.vim.retrieve_service_content()
+            # oslo.vmware's login, as invoke_api uses it; no public name.
+            session._create_session()
+        except vexc.VimFaultException as e:
+            if 'InvalidLogin' in (e.fault_list or []):
+                raise errors.NotAuthenticated(
+                    'vCenter %s:%s refused the user name or password'
+                    % (self.host, self.port)) from None
+            raise self._unreachable(e) from None
+        except Exception as e:
+            raise self._unreachable(e) from None
+        return session
+
+    def _unreachable(self, exc):
+        text = str(exc)
+        if 'CERTIFICATE_VERIFY_FAILED' in text or isinstance(
+                exc, requests.exceptions.SSLError):
+            hint = ('TLS certificate verification failed; check the CA '
+                    'file setting (or the insecure setting)')
+        else:
+            hint = text.split('\n')[0][:300]
+        return errors.VSphereError('cannot connect to vCenter %s:%s: %s'
+                                   % (self.host, self.port, hint))
+
+    @property
+    def vim(self):
+        return self.api.vim
+
+    @property
+    def service_content(self):
+        return self.vim.service_content
+
+    def invoke(self, method, *args, **kwargs):
+        """Call a vSphere API method on the managed object ``args[0]``."""
+        return self.api.invoke_api(self.vim, method, *args, **kwargs)
+
+    def invoke_util(self, module, function, *args, **kwargs):
+        """Call an oslo.vmware helper (e.g. ``vim_util``) with retries."""
+        return self.api.invoke_api(module, function, self.vim, *args,
+                                   **kwargs)
+
+    def wait_for_task(self, task):
+        return self.api.wait_for_task(task)
+
+    def cookie(self):
+        """The ``Cookie`` header value for datastore HTTP requests."""
+        value = self.vim.get_http_cookie()
+        if not value:
+            raise errors.NotAuthenticated('no vCenter session cookie')
+        return '%s=%s' % (COOKIE_NAME, value)
+
+    def relogin(self, stale_cookie):
+        """Log in again unless another thread already replaced the cookie."""
+        with self._lock:
+            if self._api is None or self.cookie() != stale_cookie:
+                return
+            LOG.info('vCenter %s:%s refused the session cookie; logging in '
+                     'again', self.host, self.port)
+            try:
+                self._api.vim.retrieve_service_content()
+            except Exception as e:
+                raise self._unreachable(e) from None
+            self._api._create_session()
+
+    def close(self):
+        with self._lock:
+            if self._api is not None:
+                self._api.logout()
+                self._api = None

@@ -1,0 +1,45 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+
+"""Fail unless a JUnit report shows functional tests that ran and passed.
+
+pytest exits 0 when every test is skipped; a functional suite that skipped
+everything (no simulator, say) has proven nothing.
+"""
+
+import sys
+import xml.etree.ElementTree as ET
+
+
+def main(path):
+    try:
+        root = ET.parse(path).getroot()
+    except (OSError, ET.ParseError) as e:
+        print('check_junit: no usable report at %s: %s' % (path, e))
+        return 1
+    suites = [root] if root.tag == 'testsuite' else root.iter('testsuite')
+    total = failed = skipped = 0
+    for suite in suites:
+        total += int(suite.get('tests', 0))
+        failed += int(suite.get('failures', 0)) + int(suite.get('errors', 0))
+        skipped += int(suite.get('skipped', 0))
+    passed = total - failed - skipped
+    print('functional: %d passed, %d failed, %d skipped'
+          % (passed, failed, skipped))
+    if failed or skipped or passed == 0:
+        print('check_junit: every functional test must run and pass')
+        return 1
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main(sys.argv[1]))
