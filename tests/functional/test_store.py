@@ -229,25 +229,10 @@ def test_logs_never_show_password_or_cookie(store, caplog):
     assert cookie.strip('"') not in caplog.text
 
 
-def move_into_pod(sim, pod, datastores):
-    """govmomi's simulator creates empty datastore clusters; fill one."""
-    from oslo_vmware import vim_util
-    session = sim.session()
-    try:
-        refs = [vim_util.get_moref(sim.datastore(ds)['moref'], 'Datastore')
-                for ds in datastores]
-        task = session.invoke_api(
-            session.vim, 'MoveIntoFolder_Task',
-            vim_util.get_moref(pod['moref'], 'StoragePod'), list=refs)
-        session.wait_for_task(task)
-    finally:
-        session.logout()
-
-
 @pytest.mark.vcsim(datastores=3, pods=1)
 def test_datastore_cluster_is_a_target(vcsim):
     pod = vcsim.datacenter()['pods'][0]
-    move_into_pod(vcsim, pod, ['LocalDS_1', 'LocalDS_2'])
+    assert sorted(pod['members']) == ['LocalDS_1', 'LocalDS_2']
     _conf, store = glance_setup.single_store(
         vcsim, glance_setup.datastore_entries(vcsim, pod['name']))
     uri = store.add('img-pod', io.BytesIO(b'abc'), 3, 'md5')[0]

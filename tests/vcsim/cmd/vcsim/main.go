@@ -17,6 +17,7 @@
 package main
 
 import (
+	"context"
 	"crypto/tls"
 	"encoding/json"
 	"flag"
@@ -33,6 +34,8 @@ import (
 	"strings"
 	"syscall"
 
+	"github.com/vmware/govmomi"
+	"github.com/vmware/govmomi/find"
 	"github.com/vmware/govmomi/simulator"
 	"github.com/vmware/govmomi/vim25/mo"
 	"github.com/vmware/govmomi/vim25/types"
@@ -168,6 +171,51 @@ func collect() []datacenterInfo {
 	return dcs
 }
 
+// fillPods moves every datastore of a datacenter but the first (by name)
+// into its storage pods, round robin: govmomi's model creates them empty.
+func fillPods(u *url.URL) error {
+	ctx := context.Background()
+	c, err := govmomi.NewClient(ctx, u, true)
+	if err != nil {
+		return err
+	}
+	defer func() { _ = c.Logout(ctx) }()
+	finder := find.NewFinder(c.Client, false)
+	dcs, err := finder.DatacenterList(ctx, "*")
+	if err != nil {
+		return err
+	}
+	for _, dc := range dcs {
+		finder.SetDatacenter(dc)
+		pods, err := finder.DatastoreClusterList(ctx, "*")
+		if err != nil {
+			return err
+		}
+		dss, err := finder.DatastoreList(ctx, "*")
+		if err != nil {
+			return err
+		}
+		sort.Slice(dss, func(i, j int) bool { return dss[i].Name() < dss[j].Name() })
+		members := make([][]types.ManagedObjectReference, len(pods))
+		for i, ds := range dss[1:] {
+			members[i%len(pods)] = append(members[i%len(pods)], ds.Reference())
+		}
+		for i, pod := range pods {
+			if len(members[i]) == 0 {
+				continue
+			}
+			task, err := pod.MoveInto(ctx, members[i])
+			if err != nil {
+				return err
+			}
+			if err := task.Wait(ctx); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
 func main() {
 	log.SetOutput(os.Stderr)
 	log.SetFlags(log.LstdFlags | log.Lmicroseconds)
@@ -183,7 +231,7 @@ func main() {
 	clusterHost := flag.Int("cluster-host", 2, "number of hosts per cluster")
 	standalone := flag.Int("standalone-host", 0, "number of standalone hosts per datacenter")
 	ds := flag.Int("ds", 2, "number of local datastores (shared by all hosts of a datacenter)")
-	pod := flag.Int("pod", 0, "number of (empty) storage pods per datacenter")
+	pod := flag.Int("pod", 0, "number of storage pods per datacenter; every datastore but the first is moved into one")
 	pg := flag.Int("pg", 1, "number of distributed port groups per datacenter")
 	vm := flag.Int("vm", 0, "number of VMs per resource pool / standalone host")
 	trace := flag.Bool("trace", false, "trace SOAP requests/responses to stderr")
@@ -247,6 +295,14 @@ func main() {
 		}()
 		srv = m.Service.NewServer()
 	}()
+
+	if *pod > 0 {
+		if err := fillPods(srv.URL); err != nil {
+			srv.Close()
+			cleanup()
+			fatalf("filling storage pods: %s", err)
+		}
+	}
 
 	addr := srv.Listener.Addr().(*net.TCPAddr)
 	host := addr.IP.String()
