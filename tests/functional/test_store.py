@@ -263,3 +263,34 @@ def test_multi_store_backends(vcsim):
         stores['fast'].get(glance_setup.location_of(conf, uri,
                                                     backend='fast'))
     stores['slow'].delete(loc)
+
+
+class RecordingVerifier:
+    """Stands in for Glance's signature verifier: sees every byte."""
+
+    def __init__(self):
+        self.digest = hashlib.sha256()
+
+    def update(self, data):
+        self.digest.update(data)
+
+
+def test_signature_verifier_sees_the_whole_image(store):
+    data = payload(3 * MiB + 1)
+    verifier = RecordingVerifier()
+    store.add('img-signed', io.BytesIO(data), len(data), 'md5',
+              verifier=verifier)
+    assert verifier.digest.hexdigest() == hashlib.sha256(data).hexdigest()
+
+
+def test_url_prefix_covers_the_image_locations(store):
+    uri = store.add('img-prefix', io.BytesIO(b'abc'), 3, 'md5')[0]
+    assert store.url_prefix == uri.split('/img-prefix?')[0]
+
+
+def test_back_compat_add_without_hashing_algo(store):
+    data = payload(MiB)
+    uri, size, checksum, _meta = store.add('img-old', io.BytesIO(data),
+                                           len(data))
+    assert (size, checksum) == (len(data), hashlib.md5(data).hexdigest())
+    assert read_all(store, uri)[0] == data
