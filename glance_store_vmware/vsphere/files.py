@@ -100,6 +100,23 @@ class DatastoreFiles:
                    destDatacenter=self._inventory.datacenter(dst.datacenter),
                    force=force)
 
+    def create_virtual_disk(self, dsfile, capacity_kb, adapter_type,
+                            disk_type):
+        """Create a virtual disk (descriptor and extent) of a given size.
+
+        Used to obtain a descriptor whose extent is then replaced by a
+        copied flat image.
+        """
+        factory = self._session.vim.client.factory
+        spec = factory.create('ns0:FileBackedVirtualDiskSpec')
+        spec.adapterType = adapter_type
+        spec.diskType = disk_type
+        spec.capacityKb = capacity_kb
+        self._task('CreateVirtualDisk_Task', self._disk_manager, dsfile,
+                   name=dsfile.ds_path,
+                   datacenter=self._inventory.datacenter(dsfile.datacenter),
+                   spec=spec)
+
     def _call(self, method, target, subject, **kwargs):
         try:
             return self._session.invoke(method, target, **kwargs)

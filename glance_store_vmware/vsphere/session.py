@@ -24,10 +24,27 @@ from oslo_vmware import exceptions as vexc
 import requests
 
 from glance_store_vmware.vsphere import errors
+from glance_store_vmware.vsphere import redaction
 
 LOG = logging.getLogger(__name__)
 
 COOKIE_NAME = 'vmware_soap_session'
+
+redaction.install()
+
+
+class _APISession(api.VMwareAPISession):
+    """oslo.vmware's session with a login that gives up.
+
+    oslo.vmware retries a login that cannot connect forever, also when
+    ``invoke_api`` logs in again by itself (after a NotAuthenticated fault
+    or a connection error), which would hang the caller while vCenter is
+    unreachable.
+    """
+
+    def _create_session(self):
+        # The method without its retry decorator; the lock is kept.
+        api.VMwareAPISession._create_session.__wrapped__(self)
 
 
 class Session:
@@ -52,6 +69,16 @@ class Session:
         self._api = None
         self._lock = threading.Lock()
 
+    @classmethod
+    def from_api(cls, api_session, host, *, port=443, ca_file=None,
+                 insecure=False):
+        """Share an oslo.vmware session another component already logged
+        in (e.g. Nova's), instead of opening a second one."""
+        self = cls(host, None, None, port=port, ca_file=ca_file,
+                   insecure=insecure)
+        self._api = api_session
+        return self
+
     def __repr__(self):
         return '<vSphere session %s:%s>' % (self.host, self.port)
 
@@ -65,12 +92,15 @@ class Session:
         return self._api
 
     def _login(self):
-        # VMwareAPISession(create_session=True) retries a login that fails
-        # to connect forever; probe the connection first so that an
-        # unreachable vCenter or a certificate problem is an error now.
-        session = api.VMwareAPISession(*self._args, create_session=False,
-                                       **self._kwargs)
+        session = _APISession(*self._args, create_session=False,
+                              **self._kwargs)
+        self._create_session(session)
+        return session
+
+    def _create_session(self, session):
         try:
+            # A session shared through from_api() still retries a login
+            # that cannot connect forever; probe the connection first.
             session.vim.retrieve_service_content()
             # oslo.vmware's login, as invoke_api uses it; no public name.
             session._create_session()
@@ -82,7 +112,6 @@ class Session:
             raise self._unreachable(e) from None
         except Exception as e:
             raise self._unreachable(e) from None
-        return session
 
     def _unreachable(self, exc):
         text = str(exc)
@@ -91,7 +120,7 @@ class Session:
             hint = ('TLS certificate verification failed; check the CA '
                     'file setting (or the insecure setting)')
         else:
-            hint = text.split('\n')[0][:300]
+            hint = ' '.join(text.split())[:400]
         return errors.VSphereError('cannot connect to vCenter %s:%s: %s'
                                    % (self.host, self.port, hint))
 
@@ -105,12 +134,19 @@ class Session:
 
     def invoke(self, method, *args, **kwargs):
         """Call a vSphere API method on the managed object ``args[0]``."""
-        return self.api.invoke_api(self.vim, method, *args, **kwargs)
+        return self._invoke(self.vim, method, *args, **kwargs)
 
     def invoke_util(self, module, function, *args, **kwargs):
         """Call an oslo.vmware helper (e.g. ``vim_util``) with retries."""
-        return self.api.invoke_api(module, function, self.vim, *args,
-                                   **kwargs)
+        return self._invoke(module, function, self.vim, *args, **kwargs)
+
+    def _invoke(self, module, method, *args, **kwargs):
+        try:
+            return self.api.invoke_api(module, method, *args, **kwargs)
+        except (vexc.VimConnectionException,
+                vexc.VimSessionOverLoadException) as e:
+            # Not VimExceptions: callers would let them escape untranslated.
+            raise self._unreachable(e) from None
 
     def wait_for_task(self, task):
         return self.api.wait_for_task(task)
@@ -129,11 +165,7 @@ class Session:
                 return
             LOG.info('vCenter %s:%s refused the session cookie; logging in '
                      'again', self.host, self.port)
-            try:
-                self._api.vim.retrieve_service_content()
-            except Exception as e:
-                raise self._unreachable(e) from None
-            self._api._create_session()
+            self._create_session(self._api)
 
     def close(self):
         with self._lock:

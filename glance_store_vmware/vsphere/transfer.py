@@ -84,7 +84,9 @@ class DatastoreHTTP:
                 timeout=self._timeout, allow_redirects=False, **kw)
         except requests.RequestException as e:
             raise errors.TransferError(
-                '%s %s failed: %s' % (method, dsfile, _describe(e))) from None
+                '%s %s through vCenter %s:%s failed: %s'
+                % (method, dsfile, self._session.host, self._session.port,
+                   _describe(e))) from None
         if resp.status_code == 401:
             resp.close()
             if not retry:

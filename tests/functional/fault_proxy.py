@@ -1,0 +1,284 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+
+"""A TLS reverse proxy in front of the simulator that injects faults into
+datastore uploads (``PUT /folder/...``) and counts connections and requests.
+
+    with FaultProxy(sim.host, sim.port, ca) as proxy:
+        proxy.cut_after = 1024 * 1024      # drop the client after 1 MiB
+        ...                                # talk to proxy.host, proxy.port
+
+Faults (set one at a time; each applies to every /folder PUT until reset):
+
+- ``cut_after = N``: after forwarding N body bytes, close the client
+  connection without a response.
+- ``status_after = (N, code)``: after N body bytes, answer ``code`` and
+  close.  A body of N bytes or fewer is forwarded completely first, so the
+  simulator stores it and the client is still told it failed.
+- ``stall_after = N``: after N body bytes (or the whole body, if shorter)
+  stop reading and never answer, until the proxy stops.
+- ``on_put``: a callable, called with the path of each /folder PUT before
+  its body is read (e.g. a ``threading.Barrier.wait``).
+"""
+
+import collections
+import http.client
+import http.server
+import socket
+import socketserver
+import ssl
+import threading
+
+# Headers that describe one hop, not the message; never forwarded as is.
+HOP_BY_HOP = {'connection', 'keep-alive', 'proxy-connection',
+              'transfer-encoding', 'te', 'trailer', 'upgrade', 'expect'}
+BLOCK = 64 * 1024
+
+
+class FaultProxy:
+
+    def __init__(self, upstream_host, upstream_port, ca,
+                 host='127.0.0.1'):
+        self.upstream = (upstream_host, upstream_port)
+        self.host = host
+        self.port = None
+        self._server_tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        self._server_tls.load_cert_chain(ca.cert_file, ca.key_file)
+        self._client_tls = ssl.create_default_context(cafile=ca.ca_file)
+        self._lock = threading.Lock()
+        self._stopping = threading.Event()
+        self._sockets = set()
+        self._server = None
+        self._thread = None
+        self.reset()
+
+    def reset(self):
+        """Clear faults and counters."""
+        self.cut_after = None
+        self.status_after = None
+        self.stall_after = None
+        self.on_put = None
+        with self._lock:
+            self.accepted = 0                       # TLS connections
+            self.connections = collections.Counter()  # by first path part
+            self.requests = collections.Counter()     # by (part, method)
+
+    def start(self):
+        self._stopping.clear()
+        self._server = _Server((self.host, 0), _Handler)
+        self._server.proxy = self
+        self.port = self._server.server_address[1]
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={'poll_interval': 0.05},
+            name='fault-proxy', daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self):
+        """Stop accepting, drop every open connection, join all threads."""
+        if self._server is None:
+            return
+        self._stopping.set()
+        self._server.shutdown()
+        with self._lock:
+            open_sockets = list(self._sockets)
+        for sock in open_sockets:
+            _shutdown(sock)
+        self._server.server_close()  # joins the connection threads
+        self._thread.join()
+        self._server = self._thread = None
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc_info):
+        self.stop()
+
+    def _fault(self):
+        """``(kind, after, status)`` of the fault to apply, or None."""
+        if self.cut_after is not None:
+            return 'cut', self.cut_after, None
+        if self.status_after is not None:
+            return 'status', self.status_after[0], self.status_after[1]
+        if self.stall_after is not None:
+            return 'stall', self.stall_after, None
+        return None
+
+
+def _shutdown(sock):
+    try:
+        # The plain socket's shutdown: it wakes a thread blocked in a TLS
+        # read without touching the TLS object that thread is using.
+        socket.socket.shutdown(sock, socket.SHUT_RDWR)
+    except OSError:
+        pass
+
+
+class _Server(socketserver.ThreadingMixIn, http.server.HTTPServer):
+    daemon_threads = False  # server_close() joins only non-daemon threads
+    block_on_close = True
+
+    def handle_error(self, request, client_address):
+        pass  # broken connections are what this proxy is for
+
+
+class _Handler(http.server.BaseHTTPRequestHandler):
+    protocol_version = 'HTTP/1.1'
+
+    def setup(self):
+        self.proxy = self.server.proxy
+        self._upstream = None
+        self._first = True
+        self.request = self.proxy._server_tls.wrap_socket(
+            self.request, server_side=True)
+        with self.proxy._lock:
+            self.proxy.accepted += 1
+            self.proxy._sockets.add(self.request)
+        super().setup()
+
+    def finish(self):
+        try:
+            super().finish()
+        finally:
+            self._close_upstream()
+            with self.proxy._lock:
+                self.proxy._sockets.discard(self.request)
+            self.request.close()
+
+    def log_message(self, format, *args):
+        pass
+
+    def _close_upstream(self):
+        if self._upstream is not None:
+            self._upstream.close()
+            self._upstream = None
+
+    def _abort(self):
+        """Drop both sides without an answer."""
+        self._close_upstream()
+        self.close_connection = True
+        _shutdown(self.request)
+
+    def _forward(self):
+        proxy = self.proxy
+        part = self.path.lstrip('/').split('/', 1)[0].split('?', 1)[0]
+        with proxy._lock:
+            if self._first:
+                proxy.connections[part] += 1
+                self._first = False
+            proxy.requests[(part, self.command)] += 1
+        fault = None
+        if self.command == 'PUT' and part == 'folder':
+            if proxy.on_put is not None:
+                proxy.on_put(self.path)
+            fault = proxy._fault()
+
+        if self._upstream is None:
+            self._upstream = http.client.HTTPSConnection(
+                *proxy.upstream, context=proxy._client_tls, timeout=60)
+        up = self._upstream
+        chunked = 'chunked' in self.headers.get('Transfer-Encoding', '')
+        up.putrequest(self.command, self.path, skip_host=True,
+                      skip_accept_encoding=True)
+        for name, value in self.headers.items():
+            if name.lower() not in HOP_BY_HOP:
+                up.putheader(name, value)
+        if chunked:
+            up.putheader('Transfer-Encoding', 'chunked')
+        up.endheaders()
+        complete = self._send_body(up, chunked, fault[1] if fault else None)
+
+        if fault and fault[0] == 'stall':
+            proxy._stopping.wait()
+            return self._abort()
+        if fault and fault[0] == 'cut' and not complete:
+            return self._abort()
+        if fault and fault[0] == 'status':
+            if complete:
+                up.getresponse().read()
+            self._close_upstream()
+            self.send_response_only(fault[2])
+            self.send_header('Content-Length', '0')
+            self.send_header('Connection', 'close')
+            self.end_headers()
+            self.close_connection = True
+            return
+        self._send_response(up.getresponse())
+
+    do_GET = do_HEAD = do_POST = do_PUT = do_DELETE = _forward
+
+    def _send_body(self, up, chunked, limit):
+        """Forward the request body, at most ``limit`` bytes of it.
+
+        Returns whether the whole body was forwarded.
+        """
+        sent = 0
+        for data in self._body(chunked):
+            if limit is not None and sent + len(data) >= limit:
+                data = data[:limit - sent]
+                self._write(up, data, chunked)
+                return False
+            self._write(up, data, chunked)
+            sent += len(data)
+        if chunked:
+            up.send(b'0\r\n\r\n')
+        return True
+
+    @staticmethod
+    def _write(up, data, chunked):
+        if data and chunked:
+            up.send(b'%x\r\n%s\r\n' % (len(data), data))
+        elif data:
+            up.send(data)
+
+    def _body(self, chunked):
+        if not chunked:
+            left = int(self.headers.get('Content-Length') or 0)
+            while left:
+                data = self.rfile.read(min(left, BLOCK))
+                if not data:
+                    raise ConnectionError('request body cut short')
+                left -= len(data)
+                yield data
+            return
+        while True:
+            size = int(self.rfile.readline().split(b';')[0], 16)
+            if size == 0:
+                while self.rfile.readline() not in (b'\r\n', b'\n', b''):
+                    pass  # trailers
+                return
+            yield self.rfile.read(size)
+            self.rfile.readline()
+
+    def _send_response(self, resp):
+        self.send_response_only(resp.status, resp.reason)
+        for name, value in resp.getheaders():
+            if name.lower() not in HOP_BY_HOP:
+                self.send_header(name, value)
+        bodiless = (self.command == 'HEAD' or resp.status in (204, 304)
+                    or 100 <= resp.status < 200)
+        rechunk = not bodiless and resp.getheader('Content-Length') is None
+        if rechunk:
+            self.send_header('Transfer-Encoding', 'chunked')
+        self.end_headers()
+        while not bodiless:
+            data = resp.read1(BLOCK)
+            if rechunk:
+                self.wfile.write(b'%x\r\n%s\r\n' % (len(data), data))
+            elif data:
+                self.wfile.write(data)
+            if not data:
+                break
+        self.wfile.flush()
+        resp.close()
+        if resp.will_close:
+            self._close_upstream()
