@@ -104,3 +104,74 @@ STORE_OPTS = LEGACY_OPTS + NEW_OPTS
 def list_opts():
     """oslo.config entry point: the options of ``[glance_store]``."""
     return [('glance_store', [o for o in STORE_OPTS])]
+
+
+# The Nova side: the compute driver's image handler, in nova.conf.
+
+HANDLER_GROUP = 'vsphere_image_handler'
+
+HANDLER_OPTS = [
+    cfg.StrOpt(
+        'image_dir', default=STORE_IMAGE_DIR_DEFAULT,
+        help='Directory on the datastores where Glance\'s vsphere store '
+             'keeps images (the store\'s ``vmware_store_image_dir``). Only '
+             'locations of files directly in this directory are copied.'),
+    cfg.MultiStrOpt(
+        'image_datastores', default=[],
+        help='Datastores whose image locations may be copied, as '
+             '``<datacenter_path>:<datastore_or_datastore_cluster>``, in '
+             'the format of the store\'s ``vmware_datastores`` (a trailing '
+             '``:<weight>`` is ignored); may be given several times. Empty '
+             'allows every datastore of the vCenter in ``[vmware] host_ip``.'),
+    cfg.ListOpt(
+        'location_host_aliases', default=[],
+        help='Other names of the vCenter in ``[vmware] host_ip``, as '
+             '``host`` or ``host:port``, under which Glance\'s locations may '
+             'name it (e.g. its FQDN when Nova uses its address). Locations '
+             'naming any other host are never copied.'),
+    cfg.BoolOpt(
+        'require_image_id_file_name', default=True,
+        help='Copy a location only if its file is named after the image '
+             'id, as the store writes it. Keeps an image owner from adding '
+             'a location that names another image\'s file.'),
+    cfg.BoolOpt(
+        'search_peer_caches', default=True,
+        help='Before asking Glance, look for the image in Nova\'s image '
+             'cache on the other datastores of the datacenter and copy it '
+             'from there.'),
+    cfg.BoolOpt(
+        'use_locations_api', default=True,
+        help='Ask Glance\'s ``GET /v2/images/{id}/locations`` (Glance '
+             '2024.2 or later) for the locations, authenticated with the '
+             'keystone options of this group (a user with the ``service`` '
+             'role). Used only when ``auth_type`` is set here; if it fails, '
+             'and otherwise, the locations come from the image record, which '
+             'needs ``show_image_direct_url`` or ``show_multiple_locations`` '
+             'in Glance.'),
+]
+
+
+def parse_datastore_entry(entry):
+    """``(datacenter_path, datastore)`` of ``dc:ds`` or ``dc:ds:weight``."""
+    parts = entry.strip().split(':')
+    if len(parts) == 3 and parts[2].strip().lstrip('-').isdigit():
+        parts = parts[:2]
+    if len(parts) != 2 or not all(p.strip() for p in parts):
+        raise ValueError('%r is not <datacenter_path>:<datastore_name>'
+                         % entry)
+    return parts[0].strip(), parts[1].strip()
+
+
+def keystone_opts():
+    """The keystoneauth options of the handler's group: credentials of a
+    user with the ``service`` role, and how to reach Glance."""
+    from keystoneauth1 import loading as ks_loading
+    return (ks_loading.get_session_conf_options()
+            + ks_loading.get_auth_common_conf_options()
+            + ks_loading.get_auth_plugin_conf_options('password')
+            + ks_loading.get_adapter_conf_options(include_deprecated=False))
+
+
+def list_nova_opts():
+    """oslo.config entry point: the handler's options in nova.conf."""
+    return [(HANDLER_GROUP, list(HANDLER_OPTS) + keystone_opts())]

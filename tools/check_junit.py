@@ -16,16 +16,19 @@ pytest exits 0 when every test is skipped; a functional suite that skipped
 everything (no simulator, say) has proven nothing.
 """
 
+import os
 import sys
 import xml.etree.ElementTree as ET
 
 
-def main(path):
+def check(path):
+    """Print the counts of one report; return whether it is a pass."""
+    name = os.path.splitext(os.path.basename(path))[0]
     try:
         root = ET.parse(path).getroot()
     except (OSError, ET.ParseError) as e:
-        print('check_junit: no usable report at %s: %s' % (path, e))
-        return 1
+        print('%s: no usable report at %s: %s' % (name, path, e))
+        return False
     suites = [root] if root.tag == 'testsuite' else root.iter('testsuite')
     total = failed = skipped = 0
     for suite in suites:
@@ -33,13 +36,18 @@ def main(path):
         failed += int(suite.get('failures', 0)) + int(suite.get('errors', 0))
         skipped += int(suite.get('skipped', 0))
     passed = total - failed - skipped
-    print('functional: %d passed, %d failed, %d skipped'
-          % (passed, failed, skipped))
+    print('%s: %d passed, %d failed, %d skipped'
+          % (name, passed, failed, skipped))
     if failed or skipped or passed == 0:
-        print('check_junit: every functional test must run and pass')
-        return 1
-    return 0
+        print('%s: every test must run and pass' % name)
+        return False
+    return True
+
+
+def main(paths):
+    results = [check(path) for path in paths]
+    return 0 if results and all(results) else 1
 
 
 if __name__ == '__main__':
-    sys.exit(main(sys.argv[1]))
+    sys.exit(main(sys.argv[1:]))

@@ -8,6 +8,7 @@ tools/install-deps.sh
 # Tests of glance_store's in-tree driver need 127.0.0.1:443; here a busy
 # port is a failure, not a skip.
 export GSV_REQUIRE_PORT_443=1
-rm -f reports/functional.xml
-.venv-tools/bin/tox -e pep8,py3,functional,docs "$@"
-python3 tools/check_junit.py reports/functional.xml
+rm -rf reports
+.venv-tools/bin/tox -e pep8,py3,functional,glance-functional,nova-functional,docs "$@"
+python3 tools/check_junit.py reports/functional.xml \
+    reports/glance-functional.xml reports/nova-functional.xml

@@ -159,7 +159,7 @@ class Simulator:
     def __init__(self, build, ca, *, datacenters=1, clusters=1,
                  cluster_hosts=2, standalone_hosts=0, datastores=2, pods=0,
                  port=0, host='127.0.0.1', username='vcuser', password=None,
-                 tmp_root=None):
+                 host_name=None, tmp_root=None):
         self.build = build
         self.tmp_root = tmp_root
         self.ca = ca
@@ -170,6 +170,9 @@ class Simulator:
                              ds=datastores, pod=pods)
         self.host = host
         self.port = port
+        # Name of every ESX host (e.g. '127.0.0.1'), for clients such as
+        # Nova that upload to a host directly; None keeps DC0_C0_H0 etc.
+        self.host_name = host_name
         self.username = username
         self.password = password or secrets.token_urlsafe(16)
         self.url = None
@@ -200,6 +203,8 @@ class Simulator:
                '-password', self.password]
         for flag, value in self.topology.items():
             cmd += ['-' + flag.replace('_', '-'), str(value)]
+        if self.host_name:
+            cmd += ['-host-name', self.host_name]
         return cmd
 
     def start(self):

@@ -235,6 +235,7 @@ func main() {
 	pg := flag.Int("pg", 1, "number of distributed port groups per datacenter")
 	vm := flag.Int("vm", 0, "number of VMs per resource pool / standalone host")
 	trace := flag.Bool("trace", false, "trace SOAP requests/responses to stderr")
+	hostName := flag.String("host-name", "", "name every ESX host this (e.g. the listen address), so clients that talk to hosts directly reach the simulator")
 	flag.Parse()
 
 	if (*certFile == "") != (*keyFile == "") {
@@ -269,6 +270,16 @@ func main() {
 	if err := m.Create(); err != nil {
 		cleanup()
 		fatalf("creating model: %s", err)
+	}
+
+	if *hostName != "" {
+		// vCenter inventories often name hosts by address; Nova uploads
+		// image data to the host named in the inventory.
+		for _, obj := range simulator.Map.All("HostSystem") {
+			host := obj.(*simulator.HostSystem)
+			host.Name = *hostName
+			host.Summary.Config.Name = *hostName
+		}
 	}
 
 	tlsConfig := new(tls.Config)
