@@ -152,14 +152,30 @@ HANDLER_OPTS = [
 
 
 def parse_datastore_entry(entry):
-    """``(datacenter_path, datastore)`` of ``dc:ds`` or ``dc:ds:weight``."""
-    parts = entry.strip().split(':')
-    if len(parts) == 3 and parts[2].strip().lstrip('-').isdigit():
-        parts = parts[:2]
-    if len(parts) != 2 or not all(p.strip() for p in parts):
-        raise ValueError('%r is not <datacenter_path>:<datastore_name>'
+    """``datacenter_path:datastore_name[:weight]`` → (dc, name, weight)."""
+    parts = [p.strip() for p in entry.rsplit(':', 2)]
+    weight = 0
+    if len(parts) == 3:
+        last = parts[2]
+        if not last or last[0].isdigit() or last[0] in '+-':
+            # A weight; a typo in it must not silently turn the entry
+            # into another datacenter path and datastore name.
+            try:
+                weight = int(last) if last else 0
+            except ValueError:
+                raise ValueError(
+                    'vmware_datastores entry %r has an invalid weight %r '
+                    '(append ":0" if %r is a datastore name)'
+                    % (entry, last, last)) from None
+            parts = parts[:2]
+        else:
+            # "dc:name" with a colon inside the datacenter path.
+            parts = [p.strip() for p in entry.rsplit(':', 1)]
+    if len(parts) != 2 or not parts[0] or not parts[1]:
+        raise ValueError('vmware_datastores entry %r must look like '
+                         '<datacenter_path>:<datastore_name>[:<weight>]'
                          % entry)
-    return parts[0].strip(), parts[1].strip()
+    return parts[0], parts[1], weight
 
 
 def keystone_opts():

@@ -63,33 +63,6 @@ class StoreLocation(gs_location.StoreLocation):
                                          message=str(e)) from None
 
 
-def parse_datastore_entry(entry):
-    """``datacenter_path:datastore_name[:weight]`` → (dc, name, weight)."""
-    parts = [p.strip() for p in entry.rsplit(':', 2)]
-    weight = 0
-    if len(parts) == 3:
-        last = parts[2]
-        if not last or last[0].isdigit() or last[0] in '+-':
-            # A weight; a typo in it must not silently turn the entry
-            # into another datacenter path and datastore name.
-            try:
-                weight = int(last) if last else 0
-            except ValueError:
-                raise ValueError(
-                    'vmware_datastores entry %r has an invalid weight %r '
-                    '(append ":0" if %r is a datastore name)'
-                    % (entry, last, last)) from None
-            parts = parts[:2]
-        else:
-            # "dc:name" with a colon inside the datacenter path.
-            parts = [p.strip() for p in entry.rsplit(':', 1)]
-    if len(parts) != 2 or not parts[0] or not parts[1]:
-        raise ValueError('vmware_datastores entry %r must look like '
-                         '<datacenter_path>:<datastore_name>[:<weight>]'
-                         % entry)
-    return parts[0], parts[1], weight
-
-
 class Store(driver.Store):
     """Images on vSphere datastores, through one vCenter."""
 
@@ -163,7 +136,7 @@ class Store(driver.Store):
         targets = []
         for entry in self._required('vmware_datastores'):
             try:
-                targets.append(parse_datastore_entry(entry))
+                targets.append(opts.parse_datastore_entry(entry))
             except ValueError as e:
                 raise self._bad_config(str(e))
         self._targets = targets

@@ -86,7 +86,7 @@ def handler_config(conf=CONF):
         host_aliases=tuple(_parse_alias(a, port)
                            for a in group.location_host_aliases if a),
         image_dir=group.image_dir,
-        datastores=tuple(opts.parse_datastore_entry(e)
+        datastores=tuple(opts.parse_datastore_entry(e)[:2]
                          for e in group.image_datastores),
         require_image_id_name=group.require_image_id_file_name,
         search_peer_caches=group.search_peer_caches)

@@ -73,17 +73,14 @@ class DatastoreFiles:
 
     def move(self, src, dst, force=False):
         """Rename ``src`` to ``dst``; AlreadyExists unless ``force``."""
-        self._task('MoveDatastoreFile_Task', self._file_manager, dst,
-                   sourceName=src.ds_path,
-                   sourceDatacenter=self._inventory.datacenter(src.datacenter),
-                   destinationName=dst.ds_path,
-                   destinationDatacenter=self._inventory.datacenter(
-                       dst.datacenter),
-                   force=force)
+        self._file_task('MoveDatastoreFile_Task', src, dst, force)
 
     def copy(self, src, dst, force=False):
         """Server-side copy of a file, across datastores and datacenters."""
-        self._task('CopyDatastoreFile_Task', self._file_manager, dst,
+        self._file_task('CopyDatastoreFile_Task', src, dst, force)
+
+    def _file_task(self, method, src, dst, force):
+        self._task(method, self._file_manager, dst,
                    sourceName=src.ds_path,
                    sourceDatacenter=self._inventory.datacenter(src.datacenter),
                    destinationName=dst.ds_path,

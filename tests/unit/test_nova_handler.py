@@ -462,10 +462,10 @@ def test_finder_prefers_the_api_and_falls_back_to_the_record(glance_stub):
 # Options.
 
 def test_datastore_entries_accept_the_store_format():
-    assert opts.parse_datastore_entry('DC1:ds1') == ('DC1', 'ds1')
+    assert opts.parse_datastore_entry('DC1:ds1') == ('DC1', 'ds1', 0)
     assert opts.parse_datastore_entry(' F/DC1 : pod : 100 ') == ('F/DC1',
-                                                                 'pod')
-    for bad in ('ds1', 'DC1:', 'a:b:c:d', 'DC1:ds:x'):
+                                                                 'pod', 100)
+    for bad in ('ds1', 'DC1:', ':ds1', 'DC1:ds:1x'):
         with pytest.raises(ValueError):
             opts.parse_datastore_entry(bad)
 

@@ -54,7 +54,7 @@ UUID = '6f7a0c3e-2b7c-4d2a-9a64-0d1c1e2b3a4f'
     ('a:b:ds1', ('a:b', 'ds1', 0)),
 ])
 def test_parse_datastore_entry(entry, expected):
-    assert store_mod.parse_datastore_entry(entry) == expected
+    assert opts.parse_datastore_entry(entry) == expected
 
 
 @pytest.mark.parametrize('entry', [
@@ -62,7 +62,7 @@ def test_parse_datastore_entry(entry, expected):
 ])
 def test_parse_datastore_entry_refuses_empty_parts(entry):
     with pytest.raises(ValueError) as e:
-        store_mod.parse_datastore_entry(entry)
+        opts.parse_datastore_entry(entry)
     assert repr(entry) in str(e.value)
 
 
@@ -70,7 +70,7 @@ def test_parse_datastore_entry_refuses_empty_parts(entry):
                                    'dc1:ds1:5x', 'dc1:ds1:+', 'a:b:ds1:-x'])
 def test_parse_datastore_entry_refuses_bad_weight_naming_the_entry(entry):
     with pytest.raises(ValueError) as e:
-        store_mod.parse_datastore_entry(entry)
+        opts.parse_datastore_entry(entry)
     assert repr(entry) in str(e.value)
     assert 'weight' in str(e.value)
 
