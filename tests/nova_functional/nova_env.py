@@ -18,9 +18,14 @@ default arguments when it is imported, so the configuration (including the
 simulator's fixed port and password) is set before that import.
 """
 
+import os
 import threading
 import uuid
 
+from tests import ini_files
+
+NOVA_CONF = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(
+    os.path.abspath(__file__)))), 'etc', 'nova.conf')
 SIM_USER = 'nova-vcuser'
 SIM_PASSWORD = 'nova-test-password'
 
@@ -42,23 +47,34 @@ def configure(port, ca_file, lock_path):
         import nova.conf
 
         conf = nova.conf.CONF
-        conf([], project='nova', default_config_files=[])
+        conf([], project='nova', default_config_files=[
+            _render_nova_conf(port, ca_file, lock_path)])
         from oslo_messaging import transport as om_transport
         conf.register_opts(om_transport._transport_opts)
-        conf.set_override('transport_url', 'fake:/')
-        conf.set_override('lock_path', lock_path, group='oslo_concurrency')
-        conf.set_override('my_ip', '127.0.0.1')
-        for name, value in (('host_ip', '127.0.0.1'), ('host_port', port),
-                            ('host_username', SIM_USER),
-                            ('host_password', SIM_PASSWORD),
-                            ('ca_file', ca_file), ('insecure', False),
-                            ('cluster_name', 'DC0_C0'),
-                            ('api_retry_count', 2),
-                            ('task_poll_interval', 0.02)):
-            conf.set_override(name, value, group='vmware')
         rpc.init(conf)
         objects.register_all()
         _configured = (port, ca_file)
+
+
+def _render_nova_conf(port, ca_file, lock_path):
+    """etc/nova.conf, the documented file, with this site's values."""
+    with open(NOVA_CONF) as f:
+        text = f.read()
+    text = ini_files.edit_ini(text, {
+        'DEFAULT': {'transport_url': 'fake:/', 'my_ip': '127.0.0.1'},
+        'oslo_concurrency': {'lock_path': lock_path},
+        'vmware': {'host_ip': '127.0.0.1', 'host_port': port,
+                   'host_username': SIM_USER, 'host_password': SIM_PASSWORD,
+                   'ca_file': ca_file, 'cluster_name': 'DC0_C0',
+                   'api_retry_count': 2, 'task_poll_interval': 0.02},
+        # The example's datastore does not exist here: allow all; tests
+        # that restrict the datastores set them themselves.
+        'vsphere_image_handler': {'image_datastores': None},
+    })
+    path = os.path.join(lock_path, 'nova.conf')
+    with open(path, 'w') as f:
+        f.write(text)
+    return path
 
 
 class FakeGlance:
@@ -102,8 +118,9 @@ class FakeVirtAPI:
     """The compute manager's callbacks; spawn does not use them."""
 
 
-def compute_driver(class_path='vsphere_images.VSphereImagesVCDriver'):
-    """Load a compute driver the way nova-compute does."""
+def compute_driver(class_path=None):
+    """Load ``compute_driver`` (etc/nova.conf's) the way nova-compute
+    does."""
     from nova.virt import driver
     return driver.load_compute_driver(FakeVirtAPI(), class_path)
 
