@@ -233,6 +233,9 @@ def child_main(task):
 # Parent side --------------------------------------------------------------
 
 def in_child(**task):
+    # Write back what the previous measurement left in the page cache, so
+    # that its writeback does not slow this one down.
+    os.sync()
     spawn = multiprocessing.get_context('spawn')
     with concurrent.futures.ProcessPoolExecutor(1, mp_context=spawn) as ex:
         result = ex.submit(child_main, task).result()

@@ -71,6 +71,7 @@ def _render_nova_conf(port, ca_file, lock_path):
         # that restrict the datastores set them themselves.
         'vsphere_image_handler': {'image_datastores': None},
     })
+    os.makedirs(lock_path, exist_ok=True)
     path = os.path.join(lock_path, 'nova.conf')
     with open(path, 'w') as f:
         f.write(text)
