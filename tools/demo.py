@@ -91,7 +91,9 @@ class SocketBytes:
             kind.send = counting(kind.send, True)
             kind.recv_into = counting(kind.recv_into, True)
             kind.recv = counting(kind.recv, False)
-            kind.sendall = counting_sendall(kind.sendall)
+        # SSLSocket.sendall calls send, counted above; the plain socket's
+        # is C code that does not.
+        socket.socket.sendall = counting_sendall(socket.socket.sendall)
 
 
 class Steps:
