@@ -360,6 +360,11 @@ def _backend_errors(what):
         raise exceptions.NotFound(message=str(e)) from None
     except errors.AlreadyExists as e:
         raise exceptions.Duplicate(message=str(e)) from None
+    except errors.Unreachable as e:
+        # Glance answers this one with 503 and the message, not a bare 500.
+        LOG.error('vsphere store: cannot %s: %s', what, e)
+        raise exceptions.TimeoutError(message='cannot %s: %s' % (what, e)) \
+            from None
     except errors.VSphereError as e:
         LOG.error('vsphere store: cannot %s: %s', what, e)
         raise exceptions.BackendException('cannot %s: %s' % (what, e)) \

@@ -25,6 +25,10 @@ class AlreadyExists(VSphereError):
     """The target file already exists."""
 
 
+class Unreachable(VSphereError):
+    """vCenter cannot be reached: connection refused or timed out, TLS."""
+
+
 class NotAuthenticated(VSphereError):
     """vCenter refused the session, even after logging in again."""
 

@@ -117,12 +117,14 @@ class Session:
         text = str(exc)
         if 'CERTIFICATE_VERIFY_FAILED' in text or isinstance(
                 exc, requests.exceptions.SSLError):
-            hint = ('TLS certificate verification failed; check the CA '
-                    'file setting (or the insecure setting)')
-        else:
-            hint = ' '.join(text.split())[:400]
-        return errors.VSphereError('cannot connect to vCenter %s:%s: %s'
-                                   % (self.host, self.port, hint))
+            # A configuration problem, not an outage.
+            return errors.VSphereError(
+                'cannot connect to vCenter %s:%s: TLS certificate '
+                'verification failed; check the CA file setting (or the '
+                'insecure setting)' % (self.host, self.port))
+        return errors.Unreachable('cannot connect to vCenter %s:%s: %s'
+                                  % (self.host, self.port,
+                                     ' '.join(text.split())[:400]))
 
     @property
     def vim(self):

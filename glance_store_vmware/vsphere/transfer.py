@@ -22,6 +22,7 @@ import urllib.parse
 
 import requests
 from requests import adapters
+from urllib3 import exceptions as urllib3_exceptions
 
 from glance_store_vmware.vsphere import errors
 
@@ -82,6 +83,17 @@ class DatastoreHTTP:
             resp = self._http.request(
                 method, url, headers=all_headers, verify=self._session.verify,
                 timeout=self._timeout, allow_redirects=False, **kw)
+        except requests.ConnectionError as e:
+            if isinstance(e, requests.exceptions.ConnectTimeout) or _refused(
+                    e):
+                raise errors.Unreachable(
+                    'cannot connect to vCenter %s:%s for %s %s: %s'
+                    % (self._session.host, self._session.port, method,
+                       dsfile, _describe(e))) from None
+            raise errors.TransferError(
+                '%s %s through vCenter %s:%s failed: %s'
+                % (method, dsfile, self._session.host, self._session.port,
+                   _describe(e))) from None
         except requests.RequestException as e:
             raise errors.TransferError(
                 '%s %s through vCenter %s:%s failed: %s'
@@ -170,6 +182,12 @@ def _check_status(resp, method, dsfile, expected):
         raise errors.TransferError(
             '%s %s answered HTTP %d %s' % (method, dsfile, resp.status_code,
                                            resp.reason))
+
+
+def _refused(exc):
+    """Whether requests could not even connect (nothing was sent)."""
+    reason = getattr(exc.args[0], 'reason', None) if exc.args else None
+    return isinstance(reason, urllib3_exceptions.NewConnectionError)
 
 
 def _describe(exc):

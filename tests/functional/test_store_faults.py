@@ -153,24 +153,25 @@ def test_unreachable_vcenter_fails_promptly(vcsim, proxy):
     store = proxied_store(vcsim, proxy)  # start-up only logs a warning
     uri = 'vsphere://127.0.0.1:%d/folder/openstack_glance/x?dcPath=DC0&' \
         'dsName=LocalDS_0' % proxy.port
-    with pytest.raises(exceptions.BackendException) as excinfo:
+    with pytest.raises(exceptions.TimeoutError) as excinfo:
         store.add('img-down', io.BytesIO(b'abc'), 3, 'md5')
     assert_names_vcenter(excinfo, proxy)
-    with pytest.raises(exceptions.BackendException) as excinfo:
+    with pytest.raises(exceptions.TimeoutError) as excinfo:
         read_all(store, uri)
     assert_names_vcenter(excinfo, proxy)
 
 
 def test_vcenter_going_away_fails_promptly(store, proxy):
     # Each vSphere API call is retried vmware_api_retry_count (1) times,
-    # after oslo.vmware's fixed 10 s pause; never forever.
+    # after oslo.vmware's fixed 10 s pause; never forever.  Unreachable is
+    # glance_store's TimeoutError, which Glance answers with 503.
     data = payload(MiB)
     uri = store.add('img-gone', io.BytesIO(data), len(data), 'md5')[0]
     proxy.stop()
-    with pytest.raises(exceptions.BackendException) as excinfo:
+    with pytest.raises(exceptions.TimeoutError) as excinfo:
         read_all(store, uri)
     assert_names_vcenter(excinfo, proxy)
-    with pytest.raises(exceptions.BackendException) as excinfo:
+    with pytest.raises(exceptions.TimeoutError) as excinfo:
         store.add('img-gone2', io.BytesIO(data), len(data), 'md5')
     assert_names_vcenter(excinfo, proxy)
 
