@@ -32,20 +32,15 @@ streams the image from the datastore file the store wrote.
 import argparse
 import logging
 import os
-import socket
 import sys
 import tempfile
 import time
 import uuid
 
+from tests import helpers
+
 MiB = 1024 * 1024
 TARGET_RATIO = 10.0
-
-
-def _free_port():
-    with socket.socket() as s:
-        s.bind(('127.0.0.1', 0))
-        return s.getsockname()[1]
 
 
 def _write_image(path, size):
@@ -174,7 +169,7 @@ def main(argv=None):
     logging.getLogger('oslo.service').setLevel(logging.CRITICAL)
     logging.getLogger('oslo_service').setLevel(logging.CRITICAL)
     build = vcsim_build.build()
-    port = _free_port()
+    port = helpers.free_port()
     with tempfile.TemporaryDirectory(prefix='gsv-nova-bench-') as workdir:
         ca = harness.TestCA(os.path.join(workdir, 'ca'))
         nova_env.configure(port, ca.ca_file, os.path.join(workdir, 'locks'))

@@ -22,21 +22,10 @@ from glance_store import exceptions
 import pytest
 
 from tests.functional import glance_setup
+from tests.helpers import files_under
+from tests.helpers import payload
 
 MiB = 1024 * 1024
-
-
-def payload(size, seed=b''):
-    block = hashlib.sha512(seed or os.urandom(16)).digest() * 2048  # 128 KiB
-    return (block * (size // len(block) + 1))[:size]
-
-
-def files_under(directory):
-    found = []
-    for root, _dirs, names in os.walk(directory):
-        found.extend(os.path.relpath(os.path.join(root, n), directory)
-                     for n in names)
-    return sorted(found)
 
 
 class FailingReader:

@@ -23,8 +23,8 @@ import pytest
 
 from tests.functional import fault_proxy
 from tests.functional import glance_setup
-from tests.functional.test_store import files_under
-from tests.functional.test_store import payload
+from tests.helpers import files_under
+from tests.helpers import payload
 
 MiB = 1024 * 1024
 

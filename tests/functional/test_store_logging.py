@@ -19,7 +19,7 @@ import logging
 import pytest
 
 from tests.functional import glance_setup
-from tests.functional.test_store import payload
+from tests.helpers import payload
 
 DEBUG_LOGGERS = ('', 'oslo_vmware', 'suds', 'urllib3', 'requests',
                  'glance_store_vmware')

@@ -36,7 +36,6 @@ datastore, ``image.direct_url`` the location Glance recorded.
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -45,6 +44,7 @@ import time
 import requests
 
 from tests.glance_functional import auth
+from tests.helpers import free_port
 from tests.ini_files import edit_ini  # noqa: F401 (part of this API)
 
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(
@@ -62,12 +62,6 @@ SERVICE = ('nova', 'service', ('service',))
 
 class GlanceAPIError(RuntimeError):
     pass
-
-
-def free_port(host='127.0.0.1'):
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind((host, 0))
-        return s.getsockname()[1]
 
 
 def _program(name):

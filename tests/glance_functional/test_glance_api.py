@@ -22,15 +22,11 @@ import pytest
 import requests
 
 from tests.glance_functional.conftest import image_files
+from tests.helpers import payload
 
 pytestmark = pytest.mark.timeout(600)
 
 MiB = 1024 * 1024
-
-
-def payload(size):
-    block = hashlib.sha512(os.urandom(16)).digest() * 2048  # 128 KiB
-    return (block * (size // len(block) + 1))[:size]
 
 
 def wait_for(predicate, what, timeout=120):

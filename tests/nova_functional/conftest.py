@@ -18,10 +18,10 @@ address at import, so every simulator of a run listens on one port chosen
 at the start, with one user name and password.
 """
 
-import socket
 
 import pytest
 
+from tests import helpers
 from tests.functional import conftest as functional
 from tests.nova_functional import nova_env
 
@@ -34,15 +34,9 @@ vcsim_build = functional.vcsim_build
 nova = pytest.importorskip('nova', reason='tox -e nova-functional')
 
 
-def _free_port():
-    with socket.socket() as s:
-        s.bind(('127.0.0.1', 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope='session')
 def nova_port():
-    return _free_port()
+    return helpers.free_port()
 
 
 @pytest.fixture(scope='session')

@@ -13,7 +13,6 @@
 """The real Nova 34 ``spawn()`` through our compute driver, loaded as
 nova-compute loads it, against the simulator."""
 
-import hashlib
 import http.server
 import io
 import json
@@ -25,7 +24,9 @@ import uuid
 
 import pytest
 
+from tests import helpers
 from tests.functional import glance_setup
+from tests.helpers import files_under
 from tests.nova_functional import nova_env
 
 MiB = 1024 * 1024
@@ -37,8 +38,7 @@ SPARSE = {'disk_format': 'vmdk', 'container_format': 'bare',
 
 
 def payload(size, seed=b'x'):
-    block = hashlib.sha512(seed).digest() * 2048
-    return (block * (size // len(block) + 1))[:size]
+    return helpers.payload(size, seed)
 
 
 def sparse_disk(capacity_sectors, size=256 * 1024):
@@ -47,12 +47,7 @@ def sparse_disk(capacity_sectors, size=256 * 1024):
     return header + payload(size - len(header), b'sparse')
 
 
-def files_under(directory):
-    found = []
-    for root, _dirs, names in os.walk(directory):
-        found.extend(os.path.relpath(os.path.join(root, n), directory)
-                     for n in names)
-    return sorted(found)
+
 
 
 def read(path):
