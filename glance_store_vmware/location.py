@@ -23,6 +23,7 @@ import posixpath
 import urllib.parse
 
 from glance_store_vmware.vsphere import paths
+from glance_store_vmware.vsphere import transfer
 
 SCHEME = 'vsphere'
 FOLDER_PREFIX = '/folder/'
@@ -42,6 +43,12 @@ def normalize_host(host):
         return str(ipaddress.ip_address(host))
     except ValueError:
         return host.rstrip('.')
+
+
+def url_prefix(host, port, path):
+    """``vsphere://host[:port]/folder/<path>``, without the query."""
+    return '%s://%s%s%s' % (SCHEME, transfer.netloc(host, port),
+                            FOLDER_PREFIX, urllib.parse.quote(path, safe='/'))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -94,17 +101,11 @@ class ImageLocation:
 
     @property
     def url(self):
-        host = self.host
-        if ':' in host:
-            host = '[%s]' % host
-        netloc = host if self.port == DEFAULT_PORT else '%s:%d' % (host,
-                                                                    self.port)
+        # urlencode's quote_plus, as the in-tree driver wrote its queries.
         query = urllib.parse.urlencode([('dcPath', self.file.datacenter),
                                         ('dsName', self.file.datastore)])
-        return '%s://%s%s%s?%s' % (SCHEME, netloc, FOLDER_PREFIX,
-                                   urllib.parse.quote(self.file.path,
-                                                      safe='/'),
-                                   query)
+        return '%s?%s' % (url_prefix(self.host, self.port, self.file.path),
+                          query)
 
     def __str__(self):
         return self.url

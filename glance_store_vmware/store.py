@@ -143,9 +143,8 @@ class Store(driver.Store):
         self.policy = vs_location.LocationPolicy(
             host=self.session.host, port=self.session.port,
             image_dir=self.image_dir, datastores=self._allowed_datastores)
-        self._url_prefix = vs_location.ImageLocation(
-            self.session.host, self.session.port,
-            paths.DatastoreFile('-', '-', self.image_dir)).url.split('?')[0]
+        self._url_prefix = vs_location.url_prefix(
+            self.session.host, self.session.port, self.image_dir)
         # Look the datastores up now so configuration mistakes show in the
         # log at start-up; vCenter being down must not stop Glance.
         try:

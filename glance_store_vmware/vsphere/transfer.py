@@ -31,16 +31,20 @@ LOG = logging.getLogger(__name__)
 READ_CHUNK_SIZE = 1024 * 1024
 
 
-def folder_url(host, port, dsfile):
-    """The ``https://host:port/folder/<path>?dcPath=&dsName=`` URL."""
+def netloc(host, port):
+    """``host[:port]`` for a URL: IPv6 in brackets, port 443 left out."""
     if ':' in host and not host.startswith('['):
         host = '[%s]' % host
-    netloc = host if port == 443 else '%s:%d' % (host, port)
+    return host if port == 443 else '%s:%d' % (host, port)
+
+
+def folder_url(host, port, dsfile):
+    """The ``https://host:port/folder/<path>?dcPath=&dsName=`` URL."""
     query = urllib.parse.urlencode(
         [('dcPath', dsfile.datacenter), ('dsName', dsfile.datastore)],
         quote_via=urllib.parse.quote)
     return 'https://%s/folder/%s?%s' % (
-        netloc, urllib.parse.quote(dsfile.path, safe='/'), query)
+        netloc(host, port), urllib.parse.quote(dsfile.path, safe='/'), query)
 
 
 class SizedStream:
