@@ -151,7 +151,7 @@ HANDLER_OPTS = [
 ]
 
 
-def parse_datastore_entry(entry):
+def parse_datastore_entry(entry, option='vmware_datastores'):
     """``datacenter_path:datastore_name[:weight]`` → (dc, name, weight)."""
     parts = [p.strip() for p in entry.rsplit(':', 2)]
     weight = 0
@@ -164,18 +164,37 @@ def parse_datastore_entry(entry):
                 weight = int(last) if last else 0
             except ValueError:
                 raise ValueError(
-                    'vmware_datastores entry %r has an invalid weight %r '
+                    '%s entry %r has an invalid weight %r '
                     '(append ":0" if %r is a datastore name)'
-                    % (entry, last, last)) from None
+                    % (option, entry, last, last)) from None
             parts = parts[:2]
         else:
             # "dc:name" with a colon inside the datacenter path.
             parts = [p.strip() for p in entry.rsplit(':', 1)]
     if len(parts) != 2 or not parts[0] or not parts[1]:
-        raise ValueError('vmware_datastores entry %r must look like '
+        raise ValueError('%s entry %r must look like '
                          '<datacenter_path>:<datastore_name>[:<weight>]'
-                         % entry)
+                         % (option, entry))
     return parts[0], parts[1], weight
+
+
+def parse_datastore_entries(values, option='vmware_datastores'):
+    """Every ``datacenter_path:datastore_name[:weight]`` entry of a
+    multi-valued option, as operators write them: given several times,
+    or several entries in one value separated by commas.
+
+    Raises ValueError naming ``option`` and the entry at fault.
+    """
+    entries = []
+    for value in values or []:
+        for entry in value.split(','):
+            if not entry.strip():
+                if ',' in value:
+                    raise ValueError('%s value %r has an empty entry between '
+                                     'commas' % (option, value))
+                continue
+            entries.append(parse_datastore_entry(entry.strip(), option))
+    return entries
 
 
 def keystone_opts():

@@ -29,6 +29,11 @@ class Unreachable(VSphereError):
     """vCenter cannot be reached: connection refused or timed out, TLS."""
 
 
+class ConfigurationError(VSphereError):
+    """A setting is wrong (CA file, credentials, names): retrying cannot
+    help; the message names the setting."""
+
+
 class NotAuthenticated(VSphereError):
     """vCenter refused the session, even after logging in again."""
 

@@ -133,3 +133,26 @@ def test_new_options_refuse_out_of_range_values(name, value):
     conf.register_opts(opts.STORE_OPTS, group='glance_store')
     with pytest.raises(ValueError):
         conf.set_override(name, value, group='glance_store')
+
+
+@pytest.mark.parametrize('values, expected', [
+    (['DC1:ds1:100'], [('DC1', 'ds1', 100)]),
+    (['DC1:ds1:100,DC1:ds2:50'], [('DC1', 'ds1', 100), ('DC1', 'ds2', 50)]),
+    (['DC1:ds1, DC2:ds2'], [('DC1', 'ds1', 0), ('DC2', 'ds2', 0)]),
+    (['DC1:ds1', 'DC1:ds2:5'], [('DC1', 'ds1', 0), ('DC1', 'ds2', 5)]),
+    ([], []),
+])
+def test_datastore_entries_as_operators_write_them(values, expected):
+    assert opts.parse_datastore_entries(values) == expected
+
+
+@pytest.mark.parametrize('values, culprit', [
+    (['DC1:ds1,'], "'DC1:ds1,'"),
+    (['DC1:ds1:1x'], "'DC1:ds1:1x'"),
+    (['DC1:ds1,nonsense'], "'nonsense'"),
+])
+def test_bad_datastore_entries_name_option_and_entry(values, culprit):
+    with pytest.raises(ValueError) as info:
+        opts.parse_datastore_entries(values, 'image_datastores')
+    assert 'image_datastores' in str(info.value)
+    assert culprit in str(info.value)
