@@ -85,13 +85,17 @@ class GlanceAPI:
     ``workdir``: where configuration, database, staging, logs live; a new
     temporary directory (removed by ``stop``) when not given.
     ``processes`` / ``threads``: uwsgi workers and threads per worker.
+    ``documented_defaults``: keep every store option the configuration
+    file does not set at its default (no shorter polls, no single retry,
+    the documented free space reserve), as an operator would run it.
     """
 
     START_TIMEOUT = 180.0
     STOP_TIMEOUT = 20.0
 
     def __init__(self, workdir=None, *, processes=1, threads=8,
-                 host='127.0.0.1', debug=False):
+                 host='127.0.0.1', debug=False, documented_defaults=False):
+        self.documented_defaults = documented_defaults
         self._own_workdir = workdir is None
         self.workdir = os.fspath(workdir) if workdir else None
         self.processes = processes
@@ -183,6 +187,9 @@ class GlanceAPI:
                 'etc', 'glance-api-paste.ini')},
         }
         for name in stores:
+            if self.documented_defaults:
+                extra[name] = dict(store_overrides)
+                continue
             # Short polls and one retry keep tests fast, failures too; no
             # reserve, the simulator's datastores are small.
             extra[name] = dict(vmware_task_poll_interval=1,
@@ -302,6 +309,12 @@ class GlanceAPI:
     @property
     def pid(self):
         return self._proc.pid if self._proc else None
+
+    def worker_pids(self):
+        """The uwsgi workers (every process of the group but the
+        master)."""
+        return sorted(p for p in self.leftover_processes()
+                      if p != self.pid)
 
     def running(self):
         return self._proc is not None and self._proc.poll() is None

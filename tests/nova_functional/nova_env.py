@@ -33,8 +33,11 @@ _lock = threading.Lock()
 _configured = None
 
 
-def configure(port, ca_file, lock_path):
-    """Configure Nova once per process; later calls must agree."""
+def configure(port, ca_file, lock_path, documented_defaults=False):
+    """Configure Nova once per process; later calls must agree.
+
+    ``documented_defaults``: keep ``[vmware]`` retry count and task poll
+    interval at Nova's defaults instead of the tests' fast values."""
     global _configured
     with _lock:
         if _configured is not None:
@@ -48,7 +51,8 @@ def configure(port, ca_file, lock_path):
 
         conf = nova.conf.CONF
         conf([], project='nova', default_config_files=[
-            _render_nova_conf(port, ca_file, lock_path)])
+            _render_nova_conf(port, ca_file, lock_path,
+                              documented_defaults)])
         from oslo_messaging import transport as om_transport
         conf.register_opts(om_transport._transport_opts)
         rpc.init(conf)
@@ -56,17 +60,18 @@ def configure(port, ca_file, lock_path):
         _configured = (port, ca_file)
 
 
-def _render_nova_conf(port, ca_file, lock_path):
+def _render_nova_conf(port, ca_file, lock_path, documented_defaults=False):
     """etc/nova.conf, the documented file, with this site's values."""
     with open(NOVA_CONF) as f:
         text = f.read()
+    fast = {} if documented_defaults else {'api_retry_count': 2,
+                                           'task_poll_interval': 0.02}
     text = ini_files.edit_ini(text, {
         'DEFAULT': {'transport_url': 'fake:/', 'my_ip': '127.0.0.1'},
         'oslo_concurrency': {'lock_path': lock_path},
         'vmware': {'host_ip': '127.0.0.1', 'host_port': port,
                    'host_username': SIM_USER, 'host_password': SIM_PASSWORD,
-                   'ca_file': ca_file, 'cluster_name': 'DC0_C0',
-                   'api_retry_count': 2, 'task_poll_interval': 0.02},
+                   'ca_file': ca_file, 'cluster_name': 'DC0_C0', **fast},
         # The example's datastore does not exist here: allow all; tests
         # that restrict the datastores set them themselves.
         'vsphere_image_handler': {'image_datastores': None},

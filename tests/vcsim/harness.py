@@ -211,8 +211,9 @@ class Simulator:
         if self._proc is not None:
             raise SimulatorError('simulator already started')
         started = time.monotonic()
-        self._tmpdir = tempfile.mkdtemp(prefix='gsv-vcsim-',
-                                        dir=self.tmp_root)
+        if self._tmpdir is None:
+            self._tmpdir = tempfile.mkdtemp(prefix='gsv-vcsim-',
+                                            dir=self.tmp_root)
         env = dict(os.environ, TMPDIR=self._tmpdir)
         # Files, not pipes: nobody has to drain them while tests run.
         with open(self._path('stdout'), 'wb') as out, \
@@ -230,8 +231,65 @@ class Simulator:
         self.host = ready['host']
         self.port = ready['port']
         self.inventory = ready['inventory']
+        self._restore_files()
         self.start_seconds = time.monotonic() - started
         return self
+
+    # Restarts: the same port, credentials and datastore contents, but a
+    # new process, so new sessions and new managed object ids.
+
+    def halt(self, kill=True):
+        """End the simulator process (SIGKILL, or SIGTERM if not ``kill``)
+        and keep its datastore contents and port for ``resume``."""
+        if self._proc is None:
+            raise SimulatorError('simulator is not running')
+        kept = self._path('kept')
+        shutil.rmtree(kept, ignore_errors=True)
+        for dc in self.inventory['datacenters']:
+            for ds in dc['datastores']:
+                if os.path.isdir(ds['dir']):
+                    shutil.copytree(ds['dir'], os.path.join(
+                        kept, dc['name'], ds['name']), symlinks=True)
+        proc, self._proc = self._proc, None
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGKILL if kill else signal.SIGTERM)
+            try:
+                proc.wait(self.STOP_TIMEOUT)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+        self.exit_code = proc.returncode
+        for dc in self.inventory['datacenters']:
+            for ds in dc['datastores']:
+                shutil.rmtree(ds['dir'], ignore_errors=True)
+
+    def resume(self):
+        """Start a halted simulator again on the same port, with the
+        datastore contents it had."""
+        if self._tmpdir is None:
+            raise SimulatorError('simulator was stopped, not halted')
+        return self.start()
+
+    def restart(self, kill=True):
+        self.halt(kill=kill)
+        return self.resume()
+
+    def _restore_files(self):
+        kept = self._path('kept')
+        if not os.path.isdir(kept):
+            return
+        for dc in self.inventory['datacenters']:
+            for ds in dc['datastores']:
+                source = os.path.join(kept, dc['name'], ds['name'])
+                if os.path.isdir(source):
+                    shutil.copytree(source, ds['dir'], symlinks=True,
+                                    dirs_exist_ok=True)
+        shutil.rmtree(kept, ignore_errors=True)
+
+    def managed_object_ids(self):
+        """``{datastore name: moref value}`` of the first datacenter."""
+        return {ds['name']: ds.get('ref') or ds.get('moref') or ds.get('id')
+                for ds in self.datacenter()['datastores']}
 
     def _path(self, name):
         return os.path.join(self._tmpdir, name)
