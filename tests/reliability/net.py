@@ -171,6 +171,9 @@ class Gate:
         except OSError:
             client.close()
             return
+        # A stalled peer stalls the forwarding, as on a real network.
+        up.settimeout(None)
+        client.settimeout(None)
         with self._lock:
             self._conns.append((client, up))
         sel = selectors.DefaultSelector()

@@ -35,6 +35,7 @@ MiB = 1024 * 1024
 FLAT = {'disk_format': 'vmdk', 'container_format': 'bare',
         'properties': {'vmware_disktype': 'preallocated'}}
 COPY_BOUND = 60.0    # seconds for a spawn whose copy call never returns
+RELOGIN = 5.0        # seconds a re-login may add to a spawn
 
 
 @pytest.fixture(scope='module')
@@ -105,8 +106,9 @@ def test_spawn_after_vcenter_ended_the_session(nova_stack):
                normal, '%.1f s' % seconds if error is None else
                'FAILED ' + error[:300], copied))
     assert error is None, error
-    assert seconds <= normal + 10, 'the spawn after the session ended ' \
-        'took %.1f s (%.1f s before)' % (seconds, normal)
+    assert seconds <= normal + RELOGIN, 'the spawn after the session ' \
+        'ended took %.1f s (%.1f s before; a re-login may add %.0f s)' % (
+            seconds, normal, RELOGIN)
     assert copied, 'the copy inside vSphere did not recover; Nova fell ' \
         'back to downloading from Glance'
 
