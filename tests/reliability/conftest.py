@@ -65,6 +65,11 @@ def pytest_runtest_logreport(report):
         _lines.append('=> %s %s %s (%.1f s)' % (
             report.nodeid.split('::')[-1], report.when,
             report.outcome.upper(), report.duration))
+        crash = getattr(report.longrepr, 'reprcrash', None)
+        if report.failed and crash is not None:
+            _lines.extend('   ' + line for line in
+                          crash.message.splitlines()[:6])
+        _lines.append('')
 
 
 def pytest_sessionfinish(session):
