@@ -178,13 +178,10 @@ def parse_datastore_entry(entry, option='vmware_datastores'):
     return parts[0], parts[1], weight
 
 
-def parse_datastore_entries(values, option='vmware_datastores'):
-    """Every ``datacenter_path:datastore_name[:weight]`` entry of a
-    multi-valued option, as operators write them: given several times,
-    or several entries in one value separated by commas.
-
-    Raises ValueError naming ``option`` and the entry at fault.
-    """
+def datastore_entry_texts(values, option='vmware_datastores'):
+    """The entries of a multi-valued datastore option as operators wrote
+    them: given several times, or several in one value separated by
+    commas; stripped, in order."""
     entries = []
     for value in values or []:
         for entry in value.split(','):
@@ -193,8 +190,19 @@ def parse_datastore_entries(values, option='vmware_datastores'):
                     raise ValueError('%s value %r has an empty entry between '
                                      'commas' % (option, value))
                 continue
-            entries.append(parse_datastore_entry(entry.strip(), option))
+            entries.append(entry.strip())
     return entries
+
+
+def parse_datastore_entries(values, option='vmware_datastores'):
+    """Every ``datacenter_path:datastore_name[:weight]`` entry of a
+    multi-valued option, as operators write them: given several times,
+    or several entries in one value separated by commas.
+
+    Raises ValueError naming ``option`` and the entry at fault.
+    """
+    return [parse_datastore_entry(entry, option)
+            for entry in datastore_entry_texts(values, option)]
 
 
 def keystone_opts():

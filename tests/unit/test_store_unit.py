@@ -31,6 +31,7 @@ import pytest
 from glance_store_vmware import location
 from glance_store_vmware import opts
 from glance_store_vmware import store as store_mod
+from glance_store_vmware import store_config
 from glance_store_vmware.vsphere import errors
 from glance_store_vmware.vsphere import inventory
 from glance_store_vmware.vsphere import paths
@@ -153,8 +154,9 @@ class Clock:
 @pytest.fixture
 def clock(monkeypatch):
     c = Clock()
-    monkeypatch.setattr(store_mod, 'time', types.SimpleNamespace(
-        monotonic=c.monotonic))
+    fake = types.SimpleNamespace(monotonic=c.monotonic)
+    monkeypatch.setattr(store_mod, 'time', fake)
+    monkeypatch.setattr(store_config, 'time', fake)
     return c
 
 
@@ -312,9 +314,10 @@ def test_storage_full_names_the_option_and_the_candidates():
     assert str(5 * GiB) in message
 
 
-def test_storage_full_when_no_datastore_is_found():
+def test_no_datastore_found_is_a_configuration_mistake_not_storage_full():
     store = make_store(FakeInventory(), ['dc1:gone'])
-    with pytest.raises(exceptions.StorageFull, match='none found'):
+    with pytest.raises(store_config.Mistake,
+                       match="vmware_datastores entry 'dc1:gone'"):
         store.select_datastore(GiB)
 
 
