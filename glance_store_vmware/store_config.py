@@ -97,7 +97,8 @@ def parse_targets(values, option=DATASTORES):
     parsed = opts.parse_datastore_entries(values, option)
     if not parsed:
         raise ValueError('option %s is required' % option)
-    return [Target(text, *fields) for text, fields in zip(texts, parsed)]
+    return [Target(text, *fields)
+            for text, fields in zip(texts, parsed, strict=True)]
 
 
 class Targets:

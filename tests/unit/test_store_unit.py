@@ -117,9 +117,11 @@ class FakeInventory:
                 for dc, name, ref in candidates]
 
 
-def make_store(inv, datastores, **overrides):
+def make_store(inv, datastores, backend=None, re_raise_bsc=True,
+               **overrides):
     conf = cfg.ConfigOpts()
-    conf.register_opts(opts.STORE_OPTS, group='glance_store')
+    group = backend or 'glance_store'
+    conf.register_opts(opts.STORE_OPTS, group=group)
     conf([], project='test', default_config_files=[])
     settings = dict(vmware_server_host='VC.example.com',
                     vmware_server_username='user',
@@ -127,7 +129,7 @@ def make_store(inv, datastores, **overrides):
                     vmware_datastores=datastores)
     settings.update(overrides)
     for name, value in settings.items():
-        conf.set_override(name, value, group='glance_store')
+        conf.set_override(name, value, group=group)
     http = mock.Mock(name='DatastoreHTTP')
     dsfiles = mock.Mock(name='DatastoreFiles')
     with mock.patch.object(store_mod.vs_session, 'Session', FakeSession), \
@@ -137,8 +139,8 @@ def make_store(inv, datastores, **overrides):
                               return_value=dsfiles), \
             mock.patch.object(store_mod.transfer, 'DatastoreHTTP',
                               return_value=http):
-        store = store_mod.Store(conf)
-        store.configure(re_raise_bsc=True)
+        store = store_mod.Store(conf, backend=backend)
+        store.configure(re_raise_bsc=re_raise_bsc)
     assert store.inventory is inv and store.http is http
     return store
 
