@@ -185,8 +185,8 @@ class Store(driver.Store):
         except (errors.NotAuthenticated, errors.ConfigurationError) as e:
             self.log.error('%s', store_config.explain(e))
         except errors.VSphereError as e:
-            self.log.warning('cannot look up vmware_datastores yet, they are '
-                             'looked up on first use: %s', e)
+            self.log.warning('cannot look up the configured datastores yet, '
+                             'they are looked up on first use: %s', e)
 
     # Datastore selection -------------------------------------------------
 

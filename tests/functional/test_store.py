@@ -186,14 +186,6 @@ def test_tls_settings_hold_against_requests_ca_bundle(vcsim, monkeypatch,
     assert b''.join(insecure.get(location(store, uri))[0]) == b'abc'
 
 
-def test_wrong_ca_file_fails_verification(vcsim, other_ca):
-    _conf, store = glance_setup.single_store(
-        vcsim, glance_setup.datastore_entries(vcsim, 'LocalDS_0'),
-        vmware_ca_file=other_ca.ca_file)
-    with pytest.raises(exceptions.BackendException, match='(?i)certificate'):
-        store.add('img-badca', io.BytesIO(b'abc'), 3, 'md5')
-
-
 def test_expired_session_is_renewed(store, vcsim):
     data = payload(MiB)
     uri = store.add('img-relogin', io.BytesIO(data), len(data), 'md5')[0]
