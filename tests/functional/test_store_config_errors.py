@@ -164,8 +164,9 @@ def test_multi_store_lines_name_the_backend(vcsim, store_log):
     assert line.startswith("vsphere store 'fast': vmware_datastores entry "
                            "'%s:nosuch'" % dc)
     uri = add(stores['bulk'], 'img-multi')[0]
+    infos = store_log(logging.INFO)
     assert any(info.startswith("vsphere store 'bulk': stored image "
-                               "img-multi") for info in store_log(logging.INFO))
+                               "img-multi") for info in infos), infos
     with pytest.raises(exceptions.TimeoutError) as e:
         add(stores['fast'], 'img-multi')
     assert e.value.msg.startswith("vsphere store 'fast': ")
