@@ -46,17 +46,21 @@ LOG = logging.getLogger(__name__)
 
 STORE_NAME = 'vsphere'
 
-# The glance_store exception that makes Glance 33 answer 503 Service
-# Unavailable with our message, per operation: upload (image_data.upload)
-# and delete (images.delete) catch TimeoutError, download
-# (ResponseSerializer.download) catches RemoteServiceUnavailable.  Other
-# exceptions there are a 500 without the reason.
-_UNAVAILABLE = {
+# The glance_store exceptions that make Glance 33 answer 503 Service
+# Unavailable with our message, per operation; anything else there is a
+# 500 without it.  Upload (notifier.ImageProxy.set_data): TimeoutError
+# ("Filesystem store operation timed out: <message>") and
+# StorageWriteDenied ("Insufficient permissions on image storage media:
+# <message>"); download (image_data.ResponseSerializer.download):
+# RemoteServiceUnavailable; delete (images.ImagesController.delete):
+# TimeoutError.
+_UNREACHABLE = {
     'add': exceptions.TimeoutError,
     'get': exceptions.RemoteServiceUnavailable,
     'get_size': exceptions.TimeoutError,
     'delete': exceptions.TimeoutError,
 }
+_MISCONFIGURED = dict(_UNREACHABLE, add=exceptions.StorageWriteDenied)
 
 
 class _Log(logging.LoggerAdapter):
@@ -320,7 +324,7 @@ class Store(driver.Store):
 
     @contextlib.contextmanager
     def _errors(self, what, op):
-        """Run one store operation ``op`` (a key of _UNAVAILABLE).
+        """Run one store operation ``op`` (a key of _UNREACHABLE).
 
         Translates vSphere layer errors into glance_store exceptions that
         Glance answers with a status and our reason, and logs one line per
@@ -345,8 +349,10 @@ class Store(driver.Store):
                 errors.ConfigurationError, store_config.Mistake) as e:
             reason = 'cannot %s: %s' % (what, store_config.explain(e))
             self.log.error('%s', reason)
-            raise _UNAVAILABLE[op](
-                message='%s: %s' % (self.label, reason)) from None
+            table = (_UNREACHABLE if isinstance(e, errors.Unreachable)
+                     else _MISCONFIGURED)
+            raise table[op](message='%s: %s' % (self.label, reason)) \
+                from None
         except errors.VSphereError as e:
             self.log.error('cannot %s: %s', what, e)
             raise exceptions.BackendException(

@@ -74,7 +74,7 @@ def test_unknown_datastore_is_reported_once_and_named_to_users(
         "'%s' has no datastore or datastore cluster 'nosuch'; skipping it, "
         "looking it up again every 60 s" % (dc, dc)]
 
-    with pytest.raises(exceptions.TimeoutError) as e:
+    with pytest.raises(exceptions.StorageWriteDenied) as e:
         add(store, 'img-typo')
     assert e.value.msg == (
         "vsphere store: cannot add image img-typo: no vmware_datastores "
@@ -89,7 +89,8 @@ def test_unknown_datacenter(vcsim, store_log):
     [line] = store_log()
     assert "vmware_datastores entry 'NoDC:LocalDS_0': datacenter 'NoDC' " \
         "does not exist" in line
-    with pytest.raises(exceptions.TimeoutError, match="'NoDC:LocalDS_0'"):
+    with pytest.raises(exceptions.StorageWriteDenied,
+                       match="'NoDC:LocalDS_0'"):
         add(store, 'img-nodc')
 
 
@@ -119,7 +120,7 @@ def test_wrong_password(vcsim, store_log):
     [line] = store_log()
     assert 'refused the user name or password' in line
     assert 'vmware_server_username, vmware_server_password' in line
-    with pytest.raises(exceptions.TimeoutError) as e:
+    with pytest.raises(exceptions.StorageWriteDenied) as e:
         add(store, 'img-password')
     assert 'vmware_server_password' in e.value.msg
     assert len(store_log()) == 2
@@ -134,7 +135,7 @@ def test_missing_ca_file(vcsim, store_log, tmp_path):
         "vsphere store: vmware_ca_file %r does not exist; vCenter's "
         "certificate cannot be verified; requests that need vCenter fail "
         "until it is fixed" % missing]
-    with pytest.raises(exceptions.TimeoutError, match='vmware_ca_file'):
+    with pytest.raises(exceptions.StorageWriteDenied, match='vmware_ca_file'):
         add(store, 'img-noca')
     # Fixed without a restart.
     with open(vcsim.ca_file) as src, open(missing, 'w') as dst:
@@ -149,7 +150,7 @@ def test_wrong_ca_file(vcsim, other_ca, store_log):
     store = single(vcsim, entries, vmware_ca_file=other_ca.ca_file)
     [line] = store_log()
     assert 'vmware_ca_file, vmware_insecure' in line
-    with pytest.raises(exceptions.TimeoutError) as e:
+    with pytest.raises(exceptions.StorageWriteDenied) as e:
         add(store, 'img-badca')
     assert 'certificate verify failed' in e.value.msg
     assert 'vmware_ca_file' in e.value.msg
@@ -167,7 +168,7 @@ def test_multi_store_lines_name_the_backend(vcsim, store_log):
     infos = store_log(logging.INFO)
     assert any(info.startswith("vsphere store 'bulk': stored image "
                                "img-multi") for info in infos), infos
-    with pytest.raises(exceptions.TimeoutError) as e:
+    with pytest.raises(exceptions.StorageWriteDenied) as e:
         add(stores['fast'], 'img-multi')
     assert e.value.msg.startswith("vsphere store 'fast': ")
     stores['bulk'].delete(glance_setup.location_of(_conf, uri, 'bulk'))

@@ -35,13 +35,17 @@ from tests.unit.test_store_unit import located
 from tests.unit.test_store_unit import make_store
 
 # Glance 33 answers these with 503 and the exception's message, per
-# operation (glance/api/v2/image_data.py upload and download,
-# glance/api/v2/images.py delete).
+# operation (glance/notifier.py ImageProxy.set_data for uploads,
+# glance/api/v2/image_data.py download, glance/api/v2/images.py delete):
+# an outage, and a configuration mistake (whose upload message Glance
+# starts with "Insufficient permissions on image storage media").
 GLANCE_503 = {
-    'add': exceptions.TimeoutError,
+    'add': exceptions.StorageWriteDenied,
     'get': exceptions.RemoteServiceUnavailable,
+    'get_size': exceptions.TimeoutError,
     'delete': exceptions.TimeoutError,
 }
+GLANCE_503_OUTAGE = dict(GLANCE_503, add=exceptions.TimeoutError)
 
 
 @pytest.fixture
@@ -161,7 +165,7 @@ def test_unknown_datastore_is_one_error_at_start_up_and_not_storage_full(
     logs.clear()
 
     for _ in range(2):
-        with pytest.raises(exceptions.TimeoutError) as e:
+        with pytest.raises(exceptions.StorageWriteDenied) as e:
             run(store, 'add')
         message = str(e.value)
         assert message.startswith('vsphere store: cannot add image %s: no '
@@ -186,7 +190,7 @@ def test_only_the_entries_that_exist_are_used(logs):
 
 def test_missing_datacenter_names_the_entry(logs):
     store = store_with(['nodc:ds1'])
-    with pytest.raises(exceptions.TimeoutError, match="'nodc:ds1'"):
+    with pytest.raises(exceptions.StorageWriteDenied, match="'nodc:ds1'"):
         run(store, 'add')
 
 
@@ -258,7 +262,9 @@ LAYER_ERRORS = [
 def test_vsphere_failures_become_503_with_the_reason(logs, op, error, shown):
     store = store_with(backend='fast')
     fail_vsphere(store, error)
-    expected = GLANCE_503.get(op, exceptions.TimeoutError)
+    table = GLANCE_503_OUTAGE if isinstance(error, errors.Unreachable) \
+        else GLANCE_503
+    expected = table[op]
     with pytest.raises(expected) as e:
         run(store, op)
     assert type(e.value) is expected
@@ -312,11 +318,12 @@ def test_missing_ca_file_is_one_error_at_start_up_then_503(logs, tmp_path):
     for op, expected in GLANCE_503.items():
         with pytest.raises(expected) as e:
             run(store, op)
+        assert type(e.value) is expected
         assert 'vmware_ca_file %r does not exist' % missing in e.value.msg
     store.http.size.assert_not_called()
     store.http.get.assert_not_called()
     store.files.delete.assert_not_called()
-    assert len(logs()) == 3
+    assert len(logs()) == 4
 
 
 def test_ca_file_that_appears_later_is_used(logs, tmp_path):
