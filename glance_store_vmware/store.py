@@ -86,6 +86,11 @@ class Store(driver.Store):
         self._made_dirs = set()
         self._lock = threading.Lock()
 
+    def _label(self):
+        if self.backend_group:
+            return "vsphere store '%s'" % self.backend_group
+        return 'vsphere store'
+
     def get_schemes(self):
         return (vs_location.SCHEME,)
 
@@ -115,9 +120,9 @@ class Store(driver.Store):
             port=conf.vmware_server_port, ca_file=conf.vmware_ca_file,
             insecure=conf.vmware_insecure,
             api_retry_count=conf.vmware_api_retry_count,
-            task_poll_interval=conf.vmware_task_poll_interval,
             pool_size=conf.vmware_http_pool_size,
-            timeout=conf.vmware_http_timeout)
+            timeout=conf.vmware_api_timeout,
+            label=self._label())
         self.inventory = inventory.Inventory(self.session)
         self.files = files.DatastoreFiles(
             self.session, self.inventory,
@@ -188,6 +193,19 @@ class Store(driver.Store):
 
     def select_datastore(self, image_size):
         """The usable datastore with the highest weight and enough space."""
+        try:
+            return self._select_datastore(image_size)
+        except errors.StaleReference as e:
+            # vCenter rebuilt its inventory (e.g. restarted): every cached
+            # reference may be gone.
+            self.session.log.info('looking up the datastores again: %s', e)
+            self.inventory.forget()
+            with self._lock:
+                self._resolved.clear()
+                self._made_dirs.clear()
+            return self._select_datastore(image_size)
+
+    def _select_datastore(self, image_size):
         reserve = self.store_conf.vmware_free_space_reserve_mb * units.Mi
         needed = (image_size or 0) + reserve
         candidates = self._candidates()
@@ -262,6 +280,9 @@ class Store(driver.Store):
                 self.files.move(temp, final, force=False)
             except BaseException as e:
                 self.files.delete_quietly(temp)
+                # The directory may have gone: make sure of it next time.
+                self._made_dirs.discard(
+                    (final.datacenter, final.datastore, self.image_dir))
                 if isinstance(e, errors.AlreadyExists):
                     raise exceptions.Duplicate(image=image_id) from None
                 if source.error is not None:
@@ -359,7 +380,7 @@ def _backend_errors(what):
         raise exceptions.NotFound(message=str(e)) from None
     except errors.AlreadyExists as e:
         raise exceptions.Duplicate(message=str(e)) from None
-    except errors.Unreachable as e:
+    except (errors.Unreachable, errors.StaleReference) as e:
         # Glance answers this one with 503 and the message, not a bare 500.
         LOG.error('vsphere store: cannot %s: %s', what, e)
         raise exceptions.TimeoutError(message='cannot %s: %s' % (what, e)) \
