@@ -123,16 +123,15 @@ def _make_vim(host, port, *, ca_file, insecure, pool_size, timeout):
 
 
 def _cause(exc):
-    """The underlying exception oslo.vmware wrapped, or ``exc``."""
+    """The exception oslo.vmware wrapped (its ``cause``), or ``exc``."""
     seen = exc
     for _ in range(4):
-        inner = getattr(seen, 'cause', None) or seen.__cause__ \
-            or seen.__context__
-        if inner is None or inner is seen:
+        if not isinstance(seen, vexc.VMwareDriverException):
+            break
+        inner = getattr(seen, 'cause', None)
+        if inner is None:
             break
         seen = inner
-        if not isinstance(seen, (vexc.VMwareDriverException,)):
-            break
     return seen
 
 
