@@ -205,7 +205,7 @@ class Session:
 
     def __init__(self, host, username, password, *, port=443, ca_file=None,
                  insecure=False, api_retry_count=10, pool_size=10,
-                 timeout=DEFAULT_TIMEOUT, label=None, **_ignored):
+                 timeout=DEFAULT_TIMEOUT, label=None):
         self.host = host
         self.port = port
         self.verify = ca_file if ca_file else not insecure
