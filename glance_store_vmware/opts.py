@@ -84,9 +84,23 @@ NEW_OPTS = [
              'unknown size, at least this reserve.'),
     cfg.IntOpt(
         'vmware_http_timeout', default=120, min=1,
-        help='Seconds to wait for the vCenter datastore HTTP interface to '
-             'connect or to send the next bytes of a response before the '
-             'transfer is aborted.'),
+        help='Seconds an image transfer through the vCenter datastore '
+             'HTTP interface may stall (no byte sent or received) before it '
+             'is aborted. Connecting and the first answer are bounded by '
+             '``vmware_api_timeout``.'),
+    cfg.IntOpt(
+        'vmware_api_timeout', default=10, min=1,
+        help='Seconds to wait for vCenter to accept a connection or to '
+             'answer a request (SOAP API calls, login, the WSDL download, '
+             'and the first answer of a datastore HTTP request). A vCenter '
+             'that does not answer in time counts as unreachable: the '
+             'request fails at once with HTTP 503 instead of being retried, '
+             'and while one request waits for it the others fail fast. '
+             'Only transient faults (a dropped pooled connection, HTTP 503 '
+             'from vCenter) are retried, up to ``vmware_api_retry_count`` '
+             'times with sleeps of 0.1 s doubling to 1 s, and never for '
+             'longer than this in total. An expired session is renewed and '
+             'the call repeated at once.'),
     cfg.IntOpt(
         'vmware_http_pool_size', default=10, min=1,
         help='Connections to the vCenter datastore HTTP interface that are '

@@ -19,7 +19,6 @@ behind, and two uploads of the same image id cannot overwrite each other.
 """
 
 import contextlib
-import inspect
 import logging
 import time
 import uuid
@@ -151,17 +150,13 @@ class Store(driver.Store):
             self.log.warning('vmware_ca_file is set, so vmware_insecure is '
                              'ignored and the vCenter certificate is '
                              'verified')
-        extra = {}
-        if 'label' in inspect.signature(vs_session.Session).parameters:
-            extra['label'] = self.label
         self.session = vs_session.Session(
             host, username, password,
             port=conf.vmware_server_port, ca_file=conf.vmware_ca_file,
             insecure=conf.vmware_insecure,
             api_retry_count=conf.vmware_api_retry_count,
-            task_poll_interval=conf.vmware_task_poll_interval,
             pool_size=conf.vmware_http_pool_size,
-            timeout=conf.vmware_http_timeout, **extra)
+            timeout=conf.vmware_api_timeout, label=self.label)
         self.inventory = inventory.Inventory(self.session)
         self.files = files.DatastoreFiles(
             self.session, self.inventory,
@@ -196,6 +191,18 @@ class Store(driver.Store):
 
     def select_datastore(self, image_size):
         """The usable datastore with the highest weight and enough space."""
+        try:
+            return self._select_datastore(image_size)
+        except errors.StaleReference as e:
+            # vCenter rebuilt its inventory (e.g. restarted): every cached
+            # reference may be gone.
+            self.log.info('looking up the datastores again: %s', e)
+            self.inventory.forget()
+            self.targets.forget()
+            self._made_dirs.clear()
+            return self._select_datastore(image_size)
+
+    def _select_datastore(self, image_size):
         reserve = self.store_conf.vmware_free_space_reserve_mb * units.Mi
         needed = (image_size or 0) + reserve
         candidates = self.targets.usable()
@@ -273,6 +280,9 @@ class Store(driver.Store):
                 self.files.move(temp, final, force=False)
             except BaseException as e:
                 self.files.delete_quietly(temp)
+                # The directory may have gone: make sure of it next time.
+                self._made_dirs.discard(
+                    (final.datacenter, final.datastore, self.image_dir))
                 if isinstance(e, errors.AlreadyExists):
                     raise exceptions.Duplicate(image=image_id) from None
                 if source.error is not None:
@@ -345,11 +355,13 @@ class Store(driver.Store):
         except exceptions.StorageFull as e:
             self.log.error('cannot %s: %s', what, e.msg)
             raise
-        except (errors.Unreachable, errors.NotAuthenticated,
-                errors.ConfigurationError, store_config.Mistake) as e:
+        except (errors.Unreachable, errors.StaleReference,
+                errors.NotAuthenticated, errors.ConfigurationError,
+                store_config.Mistake) as e:
             reason = 'cannot %s: %s' % (what, store_config.explain(e))
             self.log.error('%s', reason)
-            table = (_UNREACHABLE if isinstance(e, errors.Unreachable)
+            table = (_UNREACHABLE if isinstance(e, (errors.Unreachable,
+                                                    errors.StaleReference))
                      else _MISCONFIGURED)
             raise table[op](message='%s: %s' % (self.label, reason)) \
                 from None

@@ -158,6 +158,13 @@ class Targets:
             self._log.error('%s; skipping it, looking it up again every %d '
                             's', problem, self._interval)
 
+    def forget(self):
+        """Look every entry up again on next use (vCenter rebuilt its
+        inventory); what is known to be missing stays reported."""
+        with self._lock:
+            self._resolved.clear()
+            self._retry_at.clear()
+
     def problems(self):
         """Why entries are not in use, in configuration order."""
         with self._lock:

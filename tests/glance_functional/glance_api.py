@@ -183,11 +183,9 @@ class GlanceAPI:
                 'etc', 'glance-api-paste.ini')},
         }
         for name in stores:
-            # Short polls and one retry keep tests fast, failures too; no
-            # reserve, the simulator's datastores are small.
-            extra[name] = dict(vmware_task_poll_interval=1,
-                               vmware_api_retry_count=1,
-                               vmware_free_space_reserve_mb=0)
+            # The documented retry and timeout defaults; no reserve, the
+            # simulator's datastores are small.
+            extra[name] = dict(vmware_free_space_reserve_mb=0)
             extra[name].update(store_overrides)
         text = edit_ini(text, extra)
         for d in (self.config_dir, self.staging_dir, self.tasks_dir):
