@@ -113,6 +113,12 @@ class DatastoreHTTP:
                 method, url, headers=headers, verify=self._session.verify,
                 timeout=timeout, allow_redirects=False, **kw)
         except requests.exceptions.SSLError as e:
+            if 'certificate verify failed' not in str(e).lower():
+                # A connection cut during the handshake or the body (e.g.
+                # "EOF occurred in violation of protocol"): not settings.
+                raise errors.TransferError(
+                    '%s %s through %s failed: %s'
+                    % (method, dsfile, where, _describe(e))) from None
             raise errors.ConfigurationError(
                 'TLS with %s failed for %s %s: %s; check the CA file setting '
                 '(or the insecure setting)' % (where, method, dsfile,

@@ -18,7 +18,6 @@ The stores run on the defaults of vmware_api_retry_count and
 vmware_task_poll_interval.
 """
 
-import inspect
 import io
 import logging
 
@@ -26,23 +25,11 @@ from glance_store import exceptions
 import pytest
 
 from glance_store_vmware import opts
-from glance_store_vmware.vsphere import session as vs_session
 from tests.functional import glance_setup
 
 DEFAULTS = {o.name: o.default for o in opts.STORE_OPTS
             if o.name in ('vmware_api_retry_count',
                           'vmware_task_poll_interval')}
-
-# The vSphere layer raises ConfigurationError for TLS failures once
-# vsphere/session.py is rewritten (the lead's work); until then a TLS
-# failure is a plain VSphereError, which the store cannot tell apart.
-TLS_IS_CONFIGURATION_ERROR = 'ConfigurationError' in inspect.getsource(
-    vs_session)
-needs_tls_configuration_error = pytest.mark.xfail(
-    not TLS_IS_CONFIGURATION_ERROR, strict=True,
-    reason='vsphere/session.py does not raise ConfigurationError for TLS '
-           'failures yet')
-
 
 @pytest.fixture
 def store_log(caplog):
@@ -144,7 +131,6 @@ def test_missing_ca_file(vcsim, store_log, tmp_path):
     store.delete(glance_setup.location_of(store.conf, uri))
 
 
-@needs_tls_configuration_error
 def test_wrong_ca_file(vcsim, other_ca, store_log):
     entries = glance_setup.datastore_entries(vcsim, 'LocalDS_0')
     store = single(vcsim, entries, vmware_ca_file=other_ca.ca_file)

@@ -29,9 +29,6 @@ import requests
 
 from glance_store_vmware import opts
 from tests.functional.conftest import other_ca  # noqa: F401
-from tests.functional.test_store_config_errors import (
-    needs_tls_configuration_error,
-)
 from tests.glance_functional import glance_api
 
 pytestmark = pytest.mark.timeout(600)
@@ -237,7 +234,6 @@ def test_missing_ca_file(ca_glance):
         glance.images.delete(image.id)
 
 
-@needs_tls_configuration_error
 def test_wrong_ca_file(ca_glance):
     api = ca_glance
     glance = api.client()

@@ -310,3 +310,23 @@ def test_redirects_are_not_followed(send):
     with pytest.raises(errors.TransferError, match='302'):
         transfer.DatastoreHTTP(FakeSession()).size(IMAGE)
     assert send.call_count == 1
+
+
+@pytest.mark.parametrize('text, expected', [
+    ("[SSL: CERTIFICATE_VERIFY_FAILED] certificate verify failed: self-"
+     "signed certificate in certificate chain (_ssl.c:1006)",
+     errors.ConfigurationError),
+    ("[SSL: CERTIFICATE_VERIFY_FAILED] certificate verify failed: Hostname "
+     "mismatch, certificate is not valid for 'vc'. (_ssl.c:1006)",
+     errors.ConfigurationError),
+    # A connection cut during the handshake or the body: not settings.
+    ('EOF occurred in violation of protocol (_ssl.c:2427)',
+     errors.TransferError),
+])
+def test_only_certificate_failures_are_configuration_errors(send, text,
+                                                            expected):
+    send.replies = [requests.exceptions.SSLError(text)]
+    with pytest.raises(errors.VSphereError) as e:
+        transfer.DatastoreHTTP(FakeSession()).size(IMAGE)
+    assert type(e.value) is expected
+    assert text.split(' (_ssl')[0] in str(e.value)
