@@ -62,14 +62,6 @@ _UNREACHABLE = {
 _MISCONFIGURED = dict(_UNREACHABLE, add=exceptions.StorageWriteDenied)
 
 
-class _Log(logging.LoggerAdapter):
-    """Starts every line with the store it is about (``vsphere store
-    'fast': ...`` for a backend of ``enabled_backends``)."""
-
-    def process(self, msg, kwargs):
-        return '%s: %s' % (self.extra['label'], msg), kwargs
-
-
 class StoreLocation(gs_location.StoreLocation):
     """A ``vsphere://host[:port]/folder/<path>?dcPath=<dc>&dsName=<ds>``."""
 
@@ -105,7 +97,8 @@ class Store(driver.Store):
         else:
             self.store_conf = self.conf.glance_store
         self.label = store_config.label(self.backend_group)
-        self.log = _Log(LOG, {'label': self.label})
+        # Every line names the store (``vsphere store 'fast': ...``).
+        self.log = vs_session.LabelledLog(LOG, {'label': self.label})
         self.targets = None
         self._ca_problem = None
         self._made_dirs = set()
