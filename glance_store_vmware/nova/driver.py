@@ -36,6 +36,7 @@ from nova.virt.vmwareapi import vmops
 from oslo_concurrency import lockutils
 from oslo_config import cfg
 from oslo_log import log as logging
+from oslo_vmware import exceptions as vexc
 from oslo_vmware import vim_util as vutil
 
 from glance_store_vmware import opts
@@ -147,6 +148,8 @@ class VSphereImagesVMOps(vmops.VMwareVMOps):
         self._glance_locations = glance_locations
         self._dc_paths = {}
         self._virtual_sizes = {}
+        # Cache folders being filled by Nova's own path: folder -> vi.
+        self._caching = {}
 
     @property
     def image_handler(self):
@@ -196,11 +199,12 @@ class VSphereImagesVMOps(vmops.VMwareVMOps):
             cached = ds_util.file_exists(self._session, ds_browser,
                                          vi.cache_image_folder,
                                          vi.cache_image_path.basename)
-            if cached:
-                cached = not self._heal_cached(vi)
-            elif self._cache_folder_exists(vi, ds_browser):
-                self._delete_cache_folder(
-                    vi, 'it holds no %s' % vi.cache_image_path.basename)
+            # An entry whose descriptor exists is checked here; a folder
+            # without it (empty, or an extent only) is replaced where the
+            # new copy is moved in (_move_to_cache and the handler), which
+            # costs no extra vSphere call on a cache miss.
+            if cached and self._heal_cached(vi):
+                cached = False
             if not cached:
                 if self._copied_in_vsphere(context, vi):
                     LOG.debug('Image %s cached by a vSphere copy',
@@ -229,11 +233,57 @@ class VSphereImagesVMOps(vmops.VMwareVMOps):
         self._delete_cache_folder(vi, problem)
         return True
 
-    def _cache_folder_exists(self, vi, ds_browser):
-        # Nova's own search, in the cache folder's parent.
-        folder = vi.cache_image_folder
-        return ds_util.file_exists(self._session, ds_browser,
-                                   folder.parent, folder.basename)
+    def _move_to_cache(self, dc_ref, src_folder_ds_path, dst_folder_ds_path):
+        # Nova's method ignores a cache folder that exists already, which
+        # leaves an incomplete one (empty, or an extent without descriptor)
+        # in place for good.  Under the image lock, a folder without the
+        # image's descriptor is incomplete: it is replaced.
+        vi = self._caching.get(str(dst_folder_ds_path))
+        if vi is None:
+            return super()._move_to_cache(dc_ref, src_folder_ds_path,
+                                          dst_folder_ds_path)
+        try:
+            ds_util.file_move(self._session, dc_ref, src_folder_ds_path,
+                              dst_folder_ds_path)
+        except vexc.FileAlreadyExistsException:
+            problem = self._folder_problem(vi)
+            if problem is None:
+                # Complete (another process was first), or unknown: Nova's
+                # behaviour.
+                LOG.warning("Destination %s already exists! Concurrent moves "
+                            "can lead to unexpected results.",
+                            dst_folder_ds_path)
+                return
+            self._delete_cache_folder(vi, problem)
+            ds_util.file_move(self._session, dc_ref, src_folder_ds_path,
+                              dst_folder_ds_path)
+
+    def _cache_stream_optimized_image(self, vi, tmp_image_ds_loc):
+        # Nova's method makes the cache folder first, which fails if an
+        # incomplete one exists (under the image lock, the descriptor is
+        # missing, or this would be a cache hit).
+        try:
+            return super()._cache_stream_optimized_image(vi,
+                                                         tmp_image_ds_loc)
+        except vexc.FileAlreadyExistsException:
+            problem = self._folder_problem(vi)
+            if problem is None:
+                raise
+            self._delete_cache_folder(vi, problem)
+            return super()._cache_stream_optimized_image(vi,
+                                                         tmp_image_ds_loc)
+
+    def _folder_problem(self, vi):
+        """Why the existing cache folder of ``vi`` is incomplete; None if
+        it is complete or cannot be looked at."""
+        try:
+            return self.image_handler.folder_problem(self._image(vi),
+                                                     self._target(vi))
+        except Exception as e:
+            LOG.warning('Cannot check the cache entry %s on %s: %s',
+                        vi.cache_image_folder, vi.datastore.name, _cause(e),
+                        instance=vi.instance)
+            return None
 
     def _delete_cache_folder(self, vi, problem):
         LOG.warning('Image %s: the cache entry %s on %s is incomplete (%s); '
@@ -290,8 +340,8 @@ class VSphereImagesVMOps(vmops.VMwareVMOps):
                      image_id, result.reason, instance=vi.instance)
         return result
 
-    def _fetch_through_glance(self, context, vi, image_prepare, image_fetch,
-                              image_cache):
+    def _fetch_and_cache(self, context, vi, image_prepare, image_fetch,
+                         image_cache):
         tmp_dir_loc = None
         try:
             tmp_dir_loc, tmp_image_ds_loc = image_prepare(vi)
@@ -301,6 +351,16 @@ class VSphereImagesVMOps(vmops.VMwareVMOps):
             if tmp_dir_loc is not None:
                 self._delete_datastore_file(str(tmp_dir_loc),
                                             vi.dc_info.ref)
+
+    def _fetch_through_glance(self, context, vi, image_prepare, image_fetch,
+                              image_cache):
+        key = str(vi.cache_image_folder)
+        self._caching[key] = vi
+        try:
+            self._fetch_and_cache(context, vi, image_prepare, image_fetch,
+                                  image_cache)
+        finally:
+            self._caching.pop(key, None)
 
     def _dc_path(self, dc_ref):
         key = vutil.get_moref_value(dc_ref)

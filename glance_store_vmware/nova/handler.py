@@ -418,15 +418,28 @@ class ImageHandler:
             try:
                 self._files.move(staged_dir, final_dir)
             except errors.AlreadyExists:
-                if self._size(target.image_file(image)) is None:
-                    raise errors.VSphereError(
-                        '%s exists but holds no %s' % (final_dir,
-                                                       image.cache_name))
-                LOG.info('Another compute node cached image %s on %s '
-                         'first; using its copy', image.id,
-                         target.datastore)
+                problem = self.folder_problem(image, target)
+                if problem is None:
+                    LOG.info('Another compute node cached image %s on %s '
+                             'first; using its copy', image.id,
+                             target.datastore)
+                    return
+                # The caller holds Nova's image lock: an incomplete entry
+                # (a crash's leftover) is nobody's work in progress.
+                LOG.warning('Image %s: the cache entry %s is incomplete '
+                            '(%s); replacing it', image.id, final_dir,
+                            problem)
+                self._files.delete(final_dir)
+                self._files.move(staged_dir, final_dir)
         finally:
             self._files.delete_quietly(work)
+
+    def folder_problem(self, image, target):
+        """Why an existing cache folder is incomplete (no descriptor, or
+        ``entry_problem``); None if it is complete."""
+        if self._size(target.image_file(image)) is None:
+            return 'it holds no %s' % image.cache_name
+        return self.entry_problem(image, target)
 
     def _copy_file(self, source, dest, size):
         self._files.copy(source, dest)
