@@ -59,6 +59,7 @@ def test_bad_image_datastores_stop_the_driver_loudly(driver, nova_conf,
 
 def test_locations_api_has_a_bounded_default_timeout(driver, nova_conf):
     import nova.conf
+
     from glance_store_vmware import opts
     conf = nova.conf.CONF
     assert conf.vsphere_image_handler.timeout == opts.LOCATIONS_API_TIMEOUT

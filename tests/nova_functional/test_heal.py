@@ -24,16 +24,14 @@ import pytest
 
 from tests.helpers import files_under
 from tests.nova_functional import nova_env
-from tests.nova_functional.test_spawn import assert_nothing_left
 from tests.nova_functional.test_spawn import CACHE
+from tests.nova_functional.test_spawn import FLAT
+from tests.nova_functional.test_spawn import MiB
+from tests.nova_functional.test_spawn import assert_nothing_left
 from tests.nova_functional.test_spawn import cached_extent
 from tests.nova_functional.test_spawn import copies
-from tests.nova_functional.test_spawn import FLAT
 from tests.nova_functional.test_spawn import glance_image
-from tests.nova_functional.test_spawn import info_logs  # noqa: F401
-from tests.nova_functional.test_spawn import MiB
 from tests.nova_functional.test_spawn import payload
-from tests.nova_functional.test_spawn import pinned  # noqa: F401
 
 
 def cache_dir(vcsim, image_id, ds='LocalDS_0'):
@@ -87,7 +85,7 @@ def documented_vmware_defaults(nova_conf, monkeypatch):
 
 
 def test_empty_cache_folder_is_healed_on_documented_defaults(
-        vcsim, glance, pinned, caplog, documented_vmware_defaults):  # noqa
+        vcsim, glance, pinned, caplog, documented_vmware_defaults):
     # Runs with [vmware] api_retry_count = 10, task_poll_interval = 0.5.
     data = payload(MiB)
     image_id, _uri = glance_image(vcsim, glance, data)
@@ -106,7 +104,7 @@ def test_empty_cache_folder_is_healed_on_documented_defaults(
 
 
 def test_extent_without_descriptor_is_healed(vcsim, glance, pinned,
-                                             caplog):  # noqa: F811
+                                             caplog):
     data = payload(2 * MiB)
     image_id, _uri = glance_image(vcsim, glance, data)
     crash_leftover(vcsim, image_id, {'{id}-flat.vmdk': data[:MiB]})
@@ -123,7 +121,7 @@ def test_extent_without_descriptor_is_healed(vcsim, glance, pinned,
 @pytest.mark.parametrize('leftover', [{}, {'{id}-flat.vmdk': b'x' * 4096}],
                          ids=['empty', 'extent-only'])
 def test_incomplete_folder_is_healed_on_novas_glance_path(
-        vcsim, glance, pinned, caplog, leftover):  # noqa: F811
+        vcsim, glance, pinned, caplog, leftover):
     # No location: Nova's own download fills the cache, and its move into
     # the cache meets the leftover.
     data = payload(2 * MiB)
@@ -141,7 +139,7 @@ def test_incomplete_folder_is_healed_on_novas_glance_path(
 
 
 def test_truncated_cached_entry_is_replaced(vcsim, glance, pinned,
-                                           caplog):  # noqa: F811
+                                           caplog):
     data = payload(2 * MiB)
     image_id, _uri = glance_image(vcsim, glance, data)
     crash_leftover(vcsim, image_id, {'{id}.vmdk': b'',
@@ -157,7 +155,7 @@ def test_truncated_cached_entry_is_replaced(vcsim, glance, pinned,
 
 
 def test_complete_entry_is_not_touched(vcsim, glance, pinned,
-                                       caplog):  # noqa: F811
+                                       caplog):
     data = payload(MiB)
     image_id, _uri = glance_image(vcsim, glance, data)
     driver = nova_env.compute_driver()
@@ -176,7 +174,7 @@ def test_complete_entry_is_not_touched(vcsim, glance, pinned,
 
 
 def test_truncated_peer_cache_entry_is_not_copied(vcsim, glance, pinned,
-                                                 caplog):  # noqa: F811
+                                                 caplog):
     data = payload(2 * MiB)
     image_id, _uri = glance_image(vcsim, glance, data)
     # LocalDS_1's cache holds a truncated copy (an unchecked copy, or a
@@ -197,7 +195,7 @@ def test_truncated_peer_cache_entry_is_not_copied(vcsim, glance, pinned,
 
 
 def test_truncated_peer_cache_entry_without_location_falls_back(
-        vcsim, glance, pinned, caplog):  # noqa: F811
+        vcsim, glance, pinned, caplog):
     data = payload(2 * MiB)
     image_id = str(uuid.uuid4())
     glance.add(image_id, data)
@@ -216,7 +214,7 @@ def test_truncated_peer_cache_entry_without_location_falls_back(
 
 @pytest.mark.parametrize('break_it', ['no_cookie_support', 'type_error'])
 def test_non_vsphere_error_in_the_copy_attempt_falls_back(
-        vcsim, glance, pinned, caplog, monkeypatch, break_it):  # noqa: F811
+        vcsim, glance, pinned, caplog, monkeypatch, break_it):
     data = payload(2 * MiB)
     image_id, _uri = glance_image(vcsim, glance, data)
     driver = nova_env.compute_driver()
@@ -272,7 +270,7 @@ def hanging_glance(nova_conf):
 
 
 def test_hanging_glance_locations_api_falls_back_within_bound(
-        vcsim, glance, pinned, caplog, hanging_glance):  # noqa: F811
+        vcsim, glance, pinned, caplog, hanging_glance):
     from glance_store_vmware import opts
     data = payload(MiB)
     image_id, _uri = glance_image(vcsim, glance, data)

@@ -16,7 +16,6 @@ nova-compute loads it, against the simulator."""
 import http.server
 import io
 import json
-import logging
 import os
 import struct
 import threading
@@ -89,20 +88,6 @@ def copies(caplog):
     return [r.getMessage() for r in caplog.records
             if r.name == 'glance_store_vmware.nova.handler'
             and 'by a vSphere copy' in r.getMessage()]
-
-
-@pytest.fixture
-def pinned(nova_conf):
-    """Nova's datastore choice pinned to one datastore."""
-    def pin(ds):
-        nova_conf('datastore_regex', '^%s$' % ds, 'vmware')
-    pin('LocalDS_0')
-    return pin
-
-
-@pytest.fixture(autouse=True)
-def info_logs(caplog):
-    caplog.set_level(logging.INFO, logger='glance_store_vmware')
 
 
 def test_flat_image_is_copied_inside_vsphere(vcsim, glance, pinned, caplog):
