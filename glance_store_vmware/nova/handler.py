@@ -331,30 +331,39 @@ class ImageHandler:
                 continue
             if problem is None:
                 return candidate
-            LOG.warning('Image %s: not copying the cache entry %s: %s',
-                        image.id, candidate, problem)
+            problem, damaged = problem
+            # A damaged entry is worth an operator's look; an entry that
+            # cannot be checked is normal for some images.
+            LOG.log(logging.WARNING if damaged else logging.INFO,
+                    'Image %s: not copying the cache entry %s: %s',
+                    image.id, candidate, problem)
             problems.append(problem)
         reasons.append('; '.join(problems) if problems
                        else 'not cached on another datastore')
         return None
 
     def _peer_problem(self, image, candidate):
-        """Why another datastore's cache entry must not be copied."""
+        """Why another datastore's cache entry must not be copied, as
+        ``(reason, damaged)``; None if it may be."""
         expected = image.cached_extent_size
         if expected is None:
             # A converted disk whose capacity Glance did not record: its
             # size cannot be checked, so it is not spread.
+            checked_by = ('size' if image.file_type == 'iso'
+                          or image.disk_type in FLAT_DISK_TYPES
+                          else 'virtual_size')
             return ('cached on %s, but Glance records no %s to check it '
-                    'against' % (candidate.datastore,
-                                 'size' if image.disk_type in FLAT_DISK_TYPES
-                                 else 'virtual_size'))
+                    'against' % (candidate.datastore, checked_by), False)
         source = (candidate if image.file_type == 'iso'
                   else candidate.sibling(image.extent_name))
         size = self._size(source)
         if size is None:
+            if image.file_type == 'iso':
+                return ('%s is gone' % (candidate,), False)
             # e.g. a vSAN object: no flat file whose size could be checked.
-            return '%s has no extent to check' % (candidate,)
-        return self._size_problem(source, size, expected)
+            return ('%s has no extent to check' % (candidate,), False)
+        problem = self._size_problem(source, size, expected)
+        return (problem, True) if problem else None
 
     def _find_location(self, image, _target, locations, reasons):
         unsupported = image.location_copy_unsupported()
