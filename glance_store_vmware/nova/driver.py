@@ -367,14 +367,16 @@ class VSphereImagesVMOps(vmops.VMwareVMOps):
         path = self._dc_paths.get(key)
         if not path:
             # "/DC0" -> "DC0", as Glance's locations and dcPath name it.
-            path = (vutil.get_inventory_path(self._session.vim, dc_ref)
-                    or '').strip('/')
+            path = (self._inventory_path(dc_ref) or '').strip('/')
             if not path:
                 # Not cached: the next spawn asks again.
                 raise ValueError('vCenter gave no inventory path for '
                                  'datacenter %s' % key)
             self._dc_paths[key] = path
         return path
+
+    def _inventory_path(self, dc_ref):
+        return vutil.get_inventory_path(self._session.vim, dc_ref)
 
 
 def _cause(exc):
