@@ -219,11 +219,20 @@ def parse_datastore_entries(values, option='vmware_datastores'):
             for entry in datastore_entry_texts(values, option)]
 
 
+# Seconds the handler waits for Glance's locations API (the group's
+# keystoneauth ``timeout``, which keystoneauth leaves unbounded).
+LOCATIONS_API_TIMEOUT = 10
+
+
 def keystone_opts():
     """The keystoneauth options of the handler's group: credentials of a
     user with the ``service`` role, and how to reach Glance."""
     from keystoneauth1 import loading as ks_loading
-    return (ks_loading.get_session_conf_options()
+    session_opts = ks_loading.get_session_conf_options()
+    for opt in session_opts:
+        if opt.name == 'timeout':
+            opt.default = LOCATIONS_API_TIMEOUT
+    return (session_opts
             + ks_loading.get_auth_common_conf_options()
             + ks_loading.get_auth_plugin_conf_options('password')
             + ks_loading.get_adapter_conf_options(include_deprecated=False))
