@@ -84,9 +84,23 @@ NEW_OPTS = [
              'unknown size, at least this reserve.'),
     cfg.IntOpt(
         'vmware_http_timeout', default=120, min=1,
-        help='Seconds to wait for the vCenter datastore HTTP interface to '
-             'connect or to send the next bytes of a response before the '
-             'transfer is aborted.'),
+        help='Seconds an image transfer through the vCenter datastore '
+             'HTTP interface may stall (no byte sent or received) before it '
+             'is aborted. Connecting and the first answer are bounded by '
+             '``vmware_api_timeout``.'),
+    cfg.IntOpt(
+        'vmware_api_timeout', default=10, min=1,
+        help='Seconds to wait for vCenter to accept a connection or to '
+             'answer a request (SOAP API calls, login, the WSDL download, '
+             'and the first answer of a datastore HTTP request). A vCenter '
+             'that does not answer in time counts as unreachable: the '
+             'request fails at once with HTTP 503 instead of being retried, '
+             'and while one request waits for it the others fail fast. '
+             'Only transient faults (a dropped pooled connection, HTTP 503 '
+             'from vCenter) are retried, up to ``vmware_api_retry_count`` '
+             'times with sleeps of 0.1 s doubling to 1 s, and never for '
+             'longer than this in total. An expired session is renewed and '
+             'the call repeated at once.'),
     cfg.IntOpt(
         'vmware_http_pool_size', default=10, min=1,
         help='Connections to the vCenter datastore HTTP interface that are '
@@ -178,13 +192,10 @@ def parse_datastore_entry(entry, option='vmware_datastores'):
     return parts[0], parts[1], weight
 
 
-def parse_datastore_entries(values, option='vmware_datastores'):
-    """Every ``datacenter_path:datastore_name[:weight]`` entry of a
-    multi-valued option, as operators write them: given several times,
-    or several entries in one value separated by commas.
-
-    Raises ValueError naming ``option`` and the entry at fault.
-    """
+def datastore_entry_texts(values, option='vmware_datastores'):
+    """The entries of a multi-valued datastore option as operators wrote
+    them: given several times, or several in one value separated by
+    commas; stripped, in order."""
     entries = []
     for value in values or []:
         for entry in value.split(','):
@@ -193,15 +204,35 @@ def parse_datastore_entries(values, option='vmware_datastores'):
                     raise ValueError('%s value %r has an empty entry between '
                                      'commas' % (option, value))
                 continue
-            entries.append(parse_datastore_entry(entry.strip(), option))
+            entries.append(entry.strip())
     return entries
+
+
+def parse_datastore_entries(values, option='vmware_datastores'):
+    """Every ``datacenter_path:datastore_name[:weight]`` entry of a
+    multi-valued option, as operators write them: given several times,
+    or several entries in one value separated by commas.
+
+    Raises ValueError naming ``option`` and the entry at fault.
+    """
+    return [parse_datastore_entry(entry, option)
+            for entry in datastore_entry_texts(values, option)]
+
+
+# Seconds the handler waits for Glance's locations API (the group's
+# keystoneauth ``timeout``, which keystoneauth leaves unbounded).
+LOCATIONS_API_TIMEOUT = 10
 
 
 def keystone_opts():
     """The keystoneauth options of the handler's group: credentials of a
     user with the ``service`` role, and how to reach Glance."""
     from keystoneauth1 import loading as ks_loading
-    return (ks_loading.get_session_conf_options()
+    session_opts = ks_loading.get_session_conf_options()
+    for opt in session_opts:
+        if opt.name == 'timeout':
+            opt.default = LOCATIONS_API_TIMEOUT
+    return (session_opts
             + ks_loading.get_auth_common_conf_options()
             + ks_loading.get_auth_plugin_conf_options('password')
             + ks_loading.get_adapter_conf_options(include_deprecated=False))

@@ -20,7 +20,6 @@ behind, and two uploads of the same image id cannot overwrite each other.
 
 import contextlib
 import logging
-import threading
 import time
 import uuid
 
@@ -34,6 +33,7 @@ from oslo_utils import units
 from glance_store_vmware import digest
 from glance_store_vmware import location as vs_location
 from glance_store_vmware import opts
+from glance_store_vmware import store_config
 from glance_store_vmware.vsphere import errors
 from glance_store_vmware.vsphere import files
 from glance_store_vmware.vsphere import inventory
@@ -44,6 +44,22 @@ from glance_store_vmware.vsphere import transfer
 LOG = logging.getLogger(__name__)
 
 STORE_NAME = 'vsphere'
+
+# The glance_store exceptions that make Glance 33 answer 503 Service
+# Unavailable with our message, per operation; anything else there is a
+# 500 without it.  Upload (notifier.ImageProxy.set_data): TimeoutError
+# ("Filesystem store operation timed out: <message>") and
+# StorageWriteDenied ("Insufficient permissions on image storage media:
+# <message>"); download (image_data.ResponseSerializer.download):
+# RemoteServiceUnavailable; delete (images.ImagesController.delete):
+# TimeoutError.
+_UNREACHABLE = {
+    'add': exceptions.TimeoutError,
+    'get': exceptions.RemoteServiceUnavailable,
+    'get_size': exceptions.TimeoutError,
+    'delete': exceptions.TimeoutError,
+}
+_MISCONFIGURED = dict(_UNREACHABLE, add=exceptions.StorageWriteDenied)
 
 
 class StoreLocation(gs_location.StoreLocation):
@@ -80,11 +96,12 @@ class Store(driver.Store):
                 self.OPTIONS, self.backend_group, conf=self.conf)
         else:
             self.store_conf = self.conf.glance_store
-        self._targets = []
-        self._resolved = {}
-        self._retry_at = {}
+        self.label = store_config.label(self.backend_group)
+        # Every line names the store (``vsphere store 'fast': ...``).
+        self.log = vs_session.LabelledLog(LOG, {'label': self.label})
+        self.targets = None
+        self._ca_problem = None
         self._made_dirs = set()
-        self._lock = threading.Lock()
 
     def get_schemes(self):
         return (vs_location.SCHEME,)
@@ -92,7 +109,9 @@ class Store(driver.Store):
     # Configuration -------------------------------------------------------
 
     def _bad_config(self, reason):
-        LOG.error('vsphere store: %s', reason)
+        # Raised from configure(), where glance_store does not catch it:
+        # glance-api does not start (doc/source/configuration.rst).
+        self.log.error('%s', reason)
         return exceptions.BadStoreConfiguration(store_name=STORE_NAME,
                                                 reason=reason)
 
@@ -105,19 +124,32 @@ class Store(driver.Store):
     def configure(self, re_raise_bsc=False):
         conf = self.store_conf
         host = vs_location.normalize_host(self._required('vmware_server_host'))
-        if conf.vmware_ca_file and conf.vmware_insecure:
-            LOG.warning('vsphere store: vmware_ca_file is set, so '
-                        'vmware_insecure is ignored and the vCenter '
-                        'certificate is verified')
+        username = self._required('vmware_server_username')
+        password = self._required('vmware_server_password')
+        try:
+            self.image_dir = '/'.join(
+                paths.split_clean(conf.vmware_store_image_dir))
+        except paths.InvalidPath as e:
+            raise self._bad_config('vmware_store_image_dir: %s' % e)
+        try:
+            targets = store_config.parse_targets(conf.vmware_datastores)
+        except ValueError as e:
+            raise self._bad_config(str(e))
+        self._ca_problem = store_config.ca_file_problem(conf.vmware_ca_file)
+        if self._ca_problem:
+            self.log.error('%s; requests that need vCenter fail until it is '
+                           'fixed', self._ca_problem)
+        elif conf.vmware_ca_file and conf.vmware_insecure:
+            self.log.warning('vmware_ca_file is set, so vmware_insecure is '
+                             'ignored and the vCenter certificate is '
+                             'verified')
         self.session = vs_session.Session(
-            host, self._required('vmware_server_username'),
-            self._required('vmware_server_password'),
+            host, username, password,
             port=conf.vmware_server_port, ca_file=conf.vmware_ca_file,
             insecure=conf.vmware_insecure,
             api_retry_count=conf.vmware_api_retry_count,
-            task_poll_interval=conf.vmware_task_poll_interval,
             pool_size=conf.vmware_http_pool_size,
-            timeout=conf.vmware_http_timeout)
+            timeout=conf.vmware_api_timeout, label=self.label)
         self.inventory = inventory.Inventory(self.session)
         self.files = files.DatastoreFiles(
             self.session, self.inventory,
@@ -125,81 +157,61 @@ class Store(driver.Store):
         self.http = transfer.DatastoreHTTP(
             self.session, pool_size=conf.vmware_http_pool_size,
             timeout=conf.vmware_http_timeout)
-        try:
-            self.image_dir = '/'.join(
-                paths.split_clean(conf.vmware_store_image_dir))
-        except paths.InvalidPath as e:
-            raise self._bad_config('vmware_store_image_dir: %s' % e)
+        self.targets = store_config.Targets(
+            targets, self.inventory, conf.vmware_datastore_recheck_interval,
+            self.log)
+        self.policy = vs_location.LocationPolicy(
+            host=self.session.host, port=self.session.port,
+            image_dir=self.image_dir, datastores=self.targets.allowed)
+        self._url_prefix = vs_location.url_prefix(
+            self.session.host, self.session.port, self.image_dir)
         super().configure(re_raise_bsc=re_raise_bsc)
 
     def configure_add(self):
-        targets = []
-        for entry in self._required('vmware_datastores'):
-            try:
-                targets.append(opts.parse_datastore_entry(entry))
-            except ValueError as e:
-                raise self._bad_config(str(e))
-        self._targets = targets
-        self.policy = vs_location.LocationPolicy(
-            host=self.session.host, port=self.session.port,
-            image_dir=self.image_dir, datastores=self._allowed_datastores)
-        self._url_prefix = vs_location.url_prefix(
-            self.session.host, self.session.port, self.image_dir)
-        # Look the datastores up now so configuration mistakes show in the
-        # log at start-up; vCenter being down must not stop Glance.
+        # Look the datastores up now, so that mistakes show in the log at
+        # start-up; vCenter being down must not stop Glance.
+        if self._ca_problem:
+            return
         try:
-            self._candidates()
+            self.targets.usable()
+        except (errors.NotAuthenticated, errors.ConfigurationError) as e:
+            self.log.error('%s', store_config.explain(e))
         except errors.VSphereError as e:
-            LOG.warning('vsphere store: cannot look up the configured '
-                        'datastores yet: %s', e)
+            self.log.warning('cannot look up the configured datastores yet, '
+                             'they are looked up on first use: %s', e)
 
     # Datastore selection -------------------------------------------------
 
-    def _candidates(self):
-        """``[(weight, dc, name, ref)]`` for every resolvable target."""
-        now = time.monotonic()
-        interval = self.store_conf.vmware_datastore_recheck_interval
-        with self._lock:
-            pending = [t for t in self._targets if t not in self._resolved
-                       and self._retry_at.get(t, 0) <= now]
-        for target in pending:
-            dc, name, _weight = target
-            try:
-                refs = self.inventory.resolve(dc, name)
-            except errors.NotFound as e:
-                LOG.warning('vsphere store: %s; skipping it, looking again '
-                            'in %d s (vmware_datastores)', e, interval)
-                with self._lock:
-                    self._retry_at[target] = now + interval
-                continue
-            with self._lock:
-                self._resolved[target] = refs
-        with self._lock:
-            return [(weight, dc, ds, ref)
-                    for (dc, name, weight), refs in self._resolved.items()
-                    for ds, ref in refs.items()]
-
-    def _allowed_datastores(self):
-        allowed = {(dc, name) for dc, name, _w in self._targets}
-        with self._lock:
-            for (dc, _name, _w), refs in self._resolved.items():
-                allowed.update((dc, ds) for ds in refs)
-        return allowed
-
     def select_datastore(self, image_size):
         """The usable datastore with the highest weight and enough space."""
+        try:
+            return self._select_datastore(image_size)
+        except errors.StaleReference as e:
+            # vCenter rebuilt its inventory (e.g. restarted): every cached
+            # reference may be gone.
+            self.log.info('looking up the datastores again: %s', e)
+            self.inventory.forget()
+            self.targets.forget()
+            self._made_dirs.clear()
+            return self._select_datastore(image_size)
+
+    def _select_datastore(self, image_size):
         reserve = self.store_conf.vmware_free_space_reserve_mb * units.Mi
         needed = (image_size or 0) + reserve
-        candidates = self._candidates()
+        candidates = self.targets.usable()
+        if not candidates:
+            mistake = self.targets.unusable_error()
+            if mistake:
+                raise mistake
         weights = {(dc, ds): w for w, dc, ds, _ref in candidates}
         states = self.inventory.states(
             [(dc, ds, ref) for _w, dc, ds, ref in candidates])
         usable = [s for s in states if s.usable]
         for state in states:
             if not state.usable:
-                LOG.info('vsphere store: skipping datastore %s (accessible: '
-                         '%s, maintenance mode: %s)', state.name,
-                         state.accessible, state.maintenance_mode)
+                self.log.info('skipping datastore %s (accessible: %s, '
+                              'maintenance mode: %s)', state.name,
+                              state.accessible, state.maintenance_mode)
         usable.sort(key=lambda s: (weights[(s.datacenter, s.name)],
                                    s.free_space), reverse=True)
         for state in usable:
@@ -213,7 +225,6 @@ class Store(driver.Store):
                    ', '.join('%s (%d MiB free)' % (s.name,
                                                    s.free_space // units.Mi)
                              for s in states) or 'none found'))
-        LOG.error('vsphere store: %s', msg)
         raise exceptions.StorageFull(message=msg)
 
     # Store API -----------------------------------------------------------
@@ -238,7 +249,7 @@ class Store(driver.Store):
     @capabilities.check
     def add(self, image_id, image_file, image_size, hashing_algo,
             context=None, verifier=None):
-        with _backend_errors('add image %s' % image_id):
+        with self._errors('add image %s' % image_id, 'add'):
             state = self.select_datastore(image_size)
             final = self._image_file(state, image_id)
             # The existence check also proves the session cookie fresh
@@ -262,14 +273,17 @@ class Store(driver.Store):
                 self.files.move(temp, final, force=False)
             except BaseException as e:
                 self.files.delete_quietly(temp)
+                # The directory may have gone: make sure of it next time.
+                self._made_dirs.discard(
+                    (final.datacenter, final.datastore, self.image_dir))
                 if isinstance(e, errors.AlreadyExists):
                     raise exceptions.Duplicate(image=image_id) from None
                 if source.error is not None:
                     raise source.error from None
                 raise
         seconds = time.monotonic() - started
-        LOG.info('vsphere store: stored image %s (%d bytes) as %s in %.1f s',
-                 image_id, source.size, final, seconds)
+        self.log.info('stored image %s (%d bytes) as %s in %.1f s',
+                      image_id, source.size, final, seconds)
         metadata = {'store': self.backend_group} if self.backend_group else {}
         url = vs_location.ImageLocation(self.session.host, self.session.port,
                                         final).url
@@ -281,22 +295,22 @@ class Store(driver.Store):
         try:
             return self.policy.check(image_location)
         except vs_location.InvalidLocation as e:
-            LOG.warning('vsphere store: refused location of image %s: %s',
-                        location.image_id, e)
+            self.log.warning('refused location of image %s: %s',
+                             location.image_id, e)
             raise exceptions.BadStoreUri(
                 message='location refused: %s' % e) from None
 
     @capabilities.check
     def get(self, location, offset=0, chunk_size=None, context=None):
         dsfile = self._checked_file(location)
-        with _backend_errors('read %s' % dsfile):
+        with self._errors('read %s' % dsfile, 'get'):
             chunks, size = self.http.get(dsfile, offset, chunk_size,
                                          self.READ_CHUNKSIZE)
-        return _translated(chunks, dsfile), size
+        return self._translated(chunks, dsfile), size
 
     def get_size(self, location, context=None):
         dsfile = self._checked_file(location)
-        with _backend_errors('size of %s' % dsfile):
+        with self._errors('get the size of %s' % dsfile, 'get_size'):
             size = self.http.size(dsfile)
         if size is None:
             raise exceptions.NotFound(image=location.image_id)
@@ -305,9 +319,53 @@ class Store(driver.Store):
     @capabilities.check
     def delete(self, location, context=None):
         dsfile = self._checked_file(location)
-        with _backend_errors('delete %s' % dsfile):
+        with self._errors('delete %s' % dsfile, 'delete'):
             self.files.delete(dsfile)
-        LOG.info('vsphere store: deleted %s', dsfile)
+        self.log.info('deleted %s', dsfile)
+
+    # Errors --------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def _errors(self, what, op):
+        """Run one store operation ``op`` (a key of _UNREACHABLE).
+
+        Translates vSphere layer errors into glance_store exceptions that
+        Glance answers with a status and our reason, and logs one line per
+        failure.  A configuration mistake, refused credentials and an
+        unreachable vCenter are 503 with the reason, which names the
+        option to fix.
+        """
+        try:
+            problem = store_config.ca_file_problem(
+                self.store_conf.vmware_ca_file)
+            if problem:
+                raise store_config.Mistake(problem)
+            yield
+        except errors.NotFound as e:
+            raise exceptions.NotFound(message=str(e)) from None
+        except errors.AlreadyExists as e:
+            raise exceptions.Duplicate(message=str(e)) from None
+        except exceptions.StorageFull as e:
+            self.log.error('cannot %s: %s', what, e.msg)
+            raise
+        except (errors.Unreachable, errors.StaleReference,
+                errors.NotAuthenticated, errors.ConfigurationError,
+                store_config.Mistake) as e:
+            reason = 'cannot %s: %s' % (what, store_config.explain(e))
+            self.log.error('%s', reason)
+            table = (_UNREACHABLE if isinstance(e, (errors.Unreachable,
+                                                    errors.StaleReference))
+                     else _MISCONFIGURED)
+            raise table[op](message='%s: %s' % (self.label, reason)) \
+                from None
+        except errors.VSphereError as e:
+            self.log.error('cannot %s: %s', what, e)
+            raise exceptions.BackendException(
+                '%s: cannot %s: %s' % (self.label, what, e)) from None
+
+    def _translated(self, chunks, dsfile):
+        with self._errors('read %s' % dsfile, 'get'):
+            yield from chunks
 
 
 class _Source:
@@ -348,28 +406,3 @@ class _Source:
                 'image data ended after %d of its declared %d bytes'
                 % (self.size, self._expected))
             raise self.error
-
-
-@contextlib.contextmanager
-def _backend_errors(what):
-    """Translate vSphere layer errors into glance_store exceptions."""
-    try:
-        yield
-    except errors.NotFound as e:
-        raise exceptions.NotFound(message=str(e)) from None
-    except errors.AlreadyExists as e:
-        raise exceptions.Duplicate(message=str(e)) from None
-    except errors.Unreachable as e:
-        # Glance answers this one with 503 and the message, not a bare 500.
-        LOG.error('vsphere store: cannot %s: %s', what, e)
-        raise exceptions.TimeoutError(message='cannot %s: %s' % (what, e)) \
-            from None
-    except errors.VSphereError as e:
-        LOG.error('vsphere store: cannot %s: %s', what, e)
-        raise exceptions.BackendException('cannot %s: %s' % (what, e)) \
-            from None
-
-
-def _translated(chunks, dsfile):
-    with _backend_errors('read %s' % dsfile):
-        yield from chunks

@@ -12,11 +12,14 @@
 
 """Nova's ``VMwareVCDriver``, filling its image cache inside vSphere.
 
-Only the image-fetch step changes: before downloading an image from
-Glance, the image handler tries a copy inside vSphere (another datastore's
-image cache, then the image's ``vsphere://`` location).  Everything else
+Only the image-fetch step changes, in a ``VMwareVMOps`` subclass: under
+Nova's image lock an incomplete cache entry (left by a crash) is deleted,
+then, before downloading an image from Glance, the image handler tries a
+size-checked copy inside vSphere (another datastore's image cache, then
+the image's ``vsphere://`` location).  Nothing the copy attempt raises
+reaches Nova: it falls back to Nova's Glance download.  Everything else
 (the cache layout, locking, linked clones, the Glance download itself) is
-Nova's.
+Nova's, and nothing of Nova's is changed outside the driver's instance.
 
 Nova loads ``compute_driver`` only from its own ``nova.virt`` package;
 ``python -m glance_store_vmware.nova.shim`` installs the one-line module
@@ -33,6 +36,7 @@ from nova.virt.vmwareapi import vmops
 from oslo_concurrency import lockutils
 from oslo_config import cfg
 from oslo_log import log as logging
+from oslo_vmware import exceptions as vexc
 from oslo_vmware import vim_util as vutil
 
 from glance_store_vmware import opts
@@ -54,16 +58,12 @@ def register_opts(conf):
     ks_loading.register_adapter_conf_options(conf, GROUP,
                                              include_deprecated=False)
     conf.set_default('service_type', 'image', group=GROUP)
+    # keystoneauth waits forever by default; a hanging Glance must not
+    # hold a spawn inside Nova's image lock.
+    conf.set_default('timeout', opts.LOCATIONS_API_TIMEOUT, group=GROUP)
 
 
 register_opts(CONF)
-
-
-def _no_vsphere_location(context, image_id):
-    # Nova's own lookup asks Glance on every spawn, even on a cache hit,
-    # and copies the first vsphere:// location without any check.  The
-    # handler finds locations itself, after looking at the caches.
-    return None
 
 
 def _parse_alias(entry, default_port):
@@ -79,17 +79,31 @@ def _parse_alias(entry, default_port):
 
 
 def handler_config(conf=CONF):
+    """The handler's configuration; ValueError naming the option and the
+    entry if ``image_datastores`` holds a bad entry."""
     group = conf[GROUP]
     port = conf.vmware.host_port
+    datastores = opts.parse_datastore_entries(group.image_datastores,
+                                              'image_datastores')
     return handler_mod.HandlerConfig(
         host=conf.vmware.host_ip, port=port,
         host_aliases=tuple(_parse_alias(a, port)
                            for a in group.location_host_aliases if a),
         image_dir=group.image_dir,
-        datastores=tuple(opts.parse_datastore_entry(e)[:2]
-                         for e in group.image_datastores),
+        datastores=tuple((dc, name) for dc, name, _weight in datastores),
         require_image_id_name=group.require_image_id_file_name,
         search_peer_caches=group.search_peer_caches)
+
+
+def checked_handler_config(conf=CONF):
+    """``handler_config``, refusing a bad configuration loudly: an ERROR
+    naming the option and entry, then the ValueError (nova-compute does
+    not start)."""
+    try:
+        return handler_config(conf)
+    except ValueError as e:
+        LOG.error('Invalid [%s] configuration: %s', GROUP, e)
+        raise
 
 
 def locations_api(conf=CONF):
@@ -104,61 +118,230 @@ def locations_api(conf=CONF):
     return discovery.GlanceLocationsAPI(adapter)
 
 
-class VSphereImagesVMOps(vmops.VMwareVMOps):
-    """``VMwareVMOps`` whose image fetch tries a vSphere copy first."""
+def make_image_handler(nova_session, config=None, conf=CONF):
+    """An image handler sharing Nova's vCenter session."""
+    shared = session_mod.Session.from_api(
+        nova_session, conf.vmware.host_ip, port=conf.vmware.host_port,
+        ca_file=conf.vmware.ca_file, insecure=conf.vmware.insecure)
+    inventory = inventory_mod.Inventory(shared)
+    # Nova's poll interval bounds the back-off, so that a copy is seen
+    # finished as soon as Nova would see any task finished.
+    files = files_mod.DatastoreFiles(
+        shared, inventory, max_poll_interval=conf.vmware.task_poll_interval)
+    return handler_mod.ImageHandler(
+        shared, config or checked_handler_config(conf), inventory=inventory,
+        files=files)
 
-    def __init__(self, *args, image_handler, glance_locations=None, **kw):
+
+class VSphereImagesVMOps(vmops.VMwareVMOps):
+    """``VMwareVMOps`` whose image fetch tries a vSphere copy first and
+    heals incomplete cache entries.
+
+    Takes Nova's constructor arguments; without ``image_handler`` it makes
+    its own from Nova's session when first needed.
+    """
+
+    def __init__(self, *args, image_handler=None, glance_locations=None,
+                 **kw):
         super().__init__(*args, **kw)
         self._image_handler = image_handler
         self._glance_locations = glance_locations
         self._dc_paths = {}
+        self._virtual_sizes = {}
+        # Cache folders being filled by Nova's own path: folder -> vi.
+        self._caching = {}
+
+    @property
+    def image_handler(self):
+        if self._image_handler is None:
+            self._image_handler = make_image_handler(self._session)
+        return self._image_handler
+
+    # Glance's virtual_size, which Nova's VMwareImage does not keep: the
+    # size a converted (sparse, stream-optimized, OVA) disk must have.
+
+    def spawn(self, context, instance, image_meta, *args, **kwargs):
+        self._remember_virtual_size(image_meta)
+        return super().spawn(context, instance, image_meta, *args, **kwargs)
+
+    def rescue(self, context, instance, network_info, image_meta):
+        self._remember_virtual_size(image_meta)
+        return super().rescue(context, instance, network_info, image_meta)
+
+    def _remember_virtual_size(self, image_meta):
+        try:
+            if (image_meta.obj_attr_is_set('id')
+                    and image_meta.obj_attr_is_set('virtual_size')
+                    and image_meta.virtual_size):
+                self._virtual_sizes[image_meta.id] = image_meta.virtual_size
+        except Exception:  # an image_meta stand-in without these fields
+            pass
+
+    def _get_image_callbacks(self, vi):
+        # Nova's own vsphere:// path copies the first location without any
+        # check (not its vCenter, not its size): its Glance download is
+        # used instead when our checked copy did not happen.
+        prepare, fetch, cache = super()._get_image_callbacks(vi)
+        if fetch == self._fetch_vsphere_image:
+            fetch = self._fetch_image_as_file
+        return prepare, fetch, cache
 
     def _fetch_image_if_missing(self, context, vi):
-        # Nova's method, with the vSphere copy in front of the Glance
-        # download and the temporary directory removed on failure too.
+        # Nova's method, with: an incomplete cache entry deleted first, the
+        # vSphere copy in front of the Glance download, and the temporary
+        # directory removed on failure too.
         image_prepare, image_fetch, image_cache = self._get_image_callbacks(vi)
         LOG.debug("Processing image %s", vi.ii.image_id, instance=vi.instance)
         with lockutils.lock(str(vi.cache_image_path),
                             lock_file_prefix='nova-vmware-fetch_image'):
             self.check_cache_folder(vi.datastore.name, vi.datastore.ref)
             ds_browser = self._get_ds_browser(vi.datastore.ref)
-            if not ds_util.file_exists(self._session, ds_browser,
-                                       vi.cache_image_folder,
-                                       vi.cache_image_path.basename):
-                result = self.fill_cache_in_vsphere(context, vi)
-                if result.fell_back:
+            cached = ds_util.file_exists(self._session, ds_browser,
+                                         vi.cache_image_folder,
+                                         vi.cache_image_path.basename)
+            # An entry whose descriptor exists is checked here; a folder
+            # without it (empty, or an extent only) is replaced where the
+            # new copy is moved in (_move_to_cache and the handler), which
+            # costs no extra vSphere call on a cache miss.
+            if cached and self._heal_cached(vi):
+                cached = False
+            if not cached:
+                if self._copied_in_vsphere(context, vi):
+                    LOG.debug('Image %s cached by a vSphere copy',
+                              vi.ii.image_id, instance=vi.instance)
+                else:
                     self._fetch_through_glance(context, vi, image_prepare,
                                                image_fetch, image_cache)
             if vi.ii.disk_type == constants.DISK_TYPE_SPARSE:
                 self._update_image_size(vi)
 
-    def fill_cache_in_vsphere(self, context, vi):
+    # Healing.
+
+    def _heal_cached(self, vi):
+        """Delete the cache entry if it is incomplete; True if deleted.
+        An entry that cannot be looked at is left alone."""
+        try:
+            problem = self.image_handler.entry_problem(
+                self._image(vi), self._target(vi))
+        except Exception as e:
+            LOG.warning('Cannot check the cache entry of image %s on %s, '
+                        'using it as it is: %s', vi.ii.image_id,
+                        vi.datastore.name, _cause(e), instance=vi.instance)
+            return False
+        if problem is None:
+            return False
+        self._delete_cache_folder(vi, problem)
+        return True
+
+    def _move_to_cache(self, dc_ref, src_folder_ds_path, dst_folder_ds_path):
+        # Nova's method ignores a cache folder that exists already, which
+        # leaves an incomplete one (empty, or an extent without descriptor)
+        # in place for good.  Under the image lock, a folder without the
+        # image's descriptor is incomplete: it is replaced.
+        vi = self._caching.get(str(dst_folder_ds_path))
+        if vi is None:
+            return super()._move_to_cache(dc_ref, src_folder_ds_path,
+                                          dst_folder_ds_path)
+        try:
+            ds_util.file_move(self._session, dc_ref, src_folder_ds_path,
+                              dst_folder_ds_path)
+        except vexc.FileAlreadyExistsException:
+            problem = self._folder_problem(vi)
+            if problem is None:
+                # Complete (another process was first), or unknown: Nova's
+                # behaviour.
+                LOG.warning("Destination %s already exists! Concurrent moves "
+                            "can lead to unexpected results.",
+                            dst_folder_ds_path)
+                return
+            self._delete_cache_folder(vi, problem)
+            ds_util.file_move(self._session, dc_ref, src_folder_ds_path,
+                              dst_folder_ds_path)
+
+    def _cache_stream_optimized_image(self, vi, tmp_image_ds_loc):
+        # Nova's method makes the cache folder first, which fails if an
+        # incomplete one exists (under the image lock, the descriptor is
+        # missing, or this would be a cache hit).
+        try:
+            return super()._cache_stream_optimized_image(vi,
+                                                         tmp_image_ds_loc)
+        except vexc.FileAlreadyExistsException:
+            problem = self._folder_problem(vi)
+            if problem is None:
+                raise
+            self._delete_cache_folder(vi, problem)
+            return super()._cache_stream_optimized_image(vi,
+                                                         tmp_image_ds_loc)
+
+    def _folder_problem(self, vi):
+        """Why the existing cache folder of ``vi`` is incomplete; None if
+        it is complete or cannot be looked at."""
+        try:
+            return self.image_handler.folder_problem(self._image(vi),
+                                                     self._target(vi))
+        except Exception as e:
+            LOG.warning('Cannot check the cache entry %s on %s: %s',
+                        vi.cache_image_folder, vi.datastore.name, _cause(e),
+                        instance=vi.instance)
+            return None
+
+    def _delete_cache_folder(self, vi, problem):
+        LOG.warning('Image %s: the cache entry %s on %s is incomplete (%s); '
+                    'deleting it and caching the image again',
+                    vi.ii.image_id, vi.cache_image_folder, vi.datastore.name,
+                    problem, instance=vi.instance)
+        ds_util.file_delete(self._session, vi.cache_image_folder,
+                            vi.dc_info.ref)
+
+    # The vSphere copy.
+
+    def _copied_in_vsphere(self, context, vi):
+        """Try the vSphere copy; True if the image is now cached.  Nothing
+        it raises reaches Nova: any failure means the Glance download."""
+        try:
+            return not self.fill_cache_in_vsphere(context, vi).fell_back
+        except Exception as e:
+            LOG.warning('Image %s: the vSphere copy failed, using the Glance '
+                        'download: %s', vi.ii.image_id, _cause(e),
+                        instance=vi.instance)
+            LOG.debug('vSphere copy failure', exc_info=True)
+            return False
+
+    def _image(self, vi):
         ii = vi.ii
-        image = handler_mod.Image(
+        return handler_mod.Image(
             id=ii.image_id, size=ii.file_size or None,
             disk_format=ii.file_type, disk_type=ii.disk_type,
             container_format=ii.container_format or 'bare',
-            adapter_type=vm_util.get_vmdk_adapter_type(ii.adapter_type))
-        target = handler_mod.CacheTarget(
+            adapter_type=vm_util.get_vmdk_adapter_type(ii.adapter_type),
+            virtual_size=self._virtual_sizes.get(ii.image_id))
+
+    def _target(self, vi):
+        return handler_mod.CacheTarget(
             datacenter=self._dc_path(vi.dc_info.ref),
             datastore=vi.datastore.name,
             cache_dir=vi.cache_image_folder.parent.rel_path,
             tmp_dir=self._tmp_folder)
 
+    def fill_cache_in_vsphere(self, context, vi):
+        image_id = vi.ii.image_id
+        image = self._image(vi)
+        target = self._target(vi)
+
         def record():
-            return images.IMAGE_API.get(context, ii.image_id,
+            return images.IMAGE_API.get(context, image_id,
                                         include_locations=True)
 
         finder = discovery.locations_finder(
-            ii.image_id, api=self._glance_locations, record=record)
-        result = self._image_handler.fill_cache(image, target, finder)
+            image_id, api=self._glance_locations, record=record)
+        result = self.image_handler.fill_cache(image, target, finder)
         if result.fell_back:
             LOG.info('Image %s is not copied inside vSphere: %s',
-                     ii.image_id, result.reason, instance=vi.instance)
+                     image_id, result.reason, instance=vi.instance)
         return result
 
-    def _fetch_through_glance(self, context, vi, image_prepare, image_fetch,
-                              image_cache):
+    def _fetch_and_cache(self, context, vi, image_prepare, image_fetch,
+                         image_cache):
         tmp_dir_loc = None
         try:
             tmp_dir_loc, tmp_image_ds_loc = image_prepare(vi)
@@ -169,32 +352,52 @@ class VSphereImagesVMOps(vmops.VMwareVMOps):
                 self._delete_datastore_file(str(tmp_dir_loc),
                                             vi.dc_info.ref)
 
+    def _fetch_through_glance(self, context, vi, image_prepare, image_fetch,
+                              image_cache):
+        key = str(vi.cache_image_folder)
+        self._caching[key] = vi
+        try:
+            self._fetch_and_cache(context, vi, image_prepare, image_fetch,
+                                  image_cache)
+        finally:
+            self._caching.pop(key, None)
+
     def _dc_path(self, dc_ref):
         key = vutil.get_moref_value(dc_ref)
-        if key not in self._dc_paths:
+        path = self._dc_paths.get(key)
+        if not path:
             # "/DC0" -> "DC0", as Glance's locations and dcPath name it.
-            self._dc_paths[key] = vutil.get_inventory_path(
-                self._session.vim, dc_ref).lstrip('/')
-        return self._dc_paths[key]
+            path = (self._inventory_path(dc_ref) or '').strip('/')
+            if not path:
+                # Not cached: the next spawn asks again.
+                raise ValueError('vCenter gave no inventory path for '
+                                 'datacenter %s' % key)
+            self._dc_paths[key] = path
+        return path
+
+    def _inventory_path(self, dc_ref):
+        return vutil.get_inventory_path(self._session.vim, dc_ref)
+
+
+def _cause(exc):
+    """One line naming an exception, for a log message."""
+    text = ' '.join(str(exc).split())[:300]
+    name = type(exc).__name__
+    return '%s: %s' % (name, text) if text else name
 
 
 class VSphereImagesVCDriver(vmware_driver.VMwareVCDriver):
-    """``VMwareVCDriver`` that fills its image cache inside vSphere."""
+    """``VMwareVCDriver`` that fills its image cache inside vSphere.
+
+    Changes nothing of Nova's outside this instance: its own VMOps
+    subclass carries every difference.
+    """
 
     def __init__(self, virtapi, scheme='https'):
+        # Refused before Nova logs in: a bad option stops nova-compute.
+        config = checked_handler_config()
         super().__init__(virtapi, scheme=scheme)
-        images.get_vsphere_location = _no_vsphere_location
-        shared = session_mod.Session.from_api(
-            self._session, CONF.vmware.host_ip, port=CONF.vmware.host_port,
-            ca_file=CONF.vmware.ca_file, insecure=CONF.vmware.insecure)
-        inventory = inventory_mod.Inventory(shared)
-        # Nova's poll interval bounds the back-off, so that a copy is seen
-        # finished as soon as Nova would see any task finished.
-        files = files_mod.DatastoreFiles(
-            shared, inventory,
-            max_poll_interval=CONF.vmware.task_poll_interval)
-        self.image_handler = handler_mod.ImageHandler(
-            shared, handler_config(), inventory=inventory, files=files)
+        self.image_handler = make_image_handler(self._session, config)
         self._vmops = VSphereImagesVMOps(
             self._session, virtapi, self._volumeops, self._cluster_ref,
             datastore_regex=self._datastore_regex,

@@ -23,10 +23,17 @@ cached on another datastore of the datacenter; the image's ``vsphere://``
 location, if the location policy allows it.  Otherwise the result says to
 fall back to Nova's Glance download, with the reason.
 
-Verification is by size: the copied file must have the size Glance
-recorded.  Hashing would read every byte through this process and defeat
-the purpose; the policy instead only accepts files that Glance's store
-wrote under the image's own id (see ``check_location``).
+Verification is by size: every copy, from a location or from another
+datastore's cache, must have the size Glance recorded before it enters the
+cache (see ``cached_extent_size`` for disks that vSphere converted).
+Hashing would read every byte through this process and defeat the
+purpose; the policy instead only accepts files that Glance's store wrote
+under the image's own id (see ``check_location``).
+
+``entry_problem`` tells why an existing cache entry is incomplete (a crash
+left an extent without descriptor, a descriptor without extent, or a
+truncated file), so that the caller, under Nova's image lock, can delete
+and refill it.
 """
 
 import dataclasses
@@ -65,6 +72,30 @@ class Image:
     disk_type: str = 'preallocated'
     container_format: str = 'bare'
     adapter_type: str = 'lsiLogic'
+    virtual_size: int | None = None
+
+    @property
+    def descriptor_only_ok(self):
+        """A cached disk may lack a ``-flat.vmdk`` extent: only
+        stream-optimized and OVA images, the only ones Nova places on vSAN,
+        whose disks are objects without a flat file."""
+        return (self.container_format == 'ova'
+                or self.disk_type == STREAM_OPTIMIZED)
+
+    @property
+    def cached_extent_size(self):
+        """The size the cached ``-flat.vmdk`` (or ``.iso``) must have, or
+        None if it cannot be known.
+
+        Flat disks are cached as Glance holds them: Glance's size.  Sparse,
+        stream-optimized and OVA images are converted by vSphere into a
+        preallocated disk whose extent has the disk's capacity, which is
+        Glance's ``virtual_size`` (Glance computes it at upload for VMDK),
+        not the size of the file Glance stores.
+        """
+        if self.file_type == 'iso' or self.disk_type in FLAT_DISK_TYPES:
+            return self.size or None
+        return self.virtual_size or None
 
     @property
     def file_type(self):
@@ -207,6 +238,37 @@ class ImageHandler:
             allowed.update((dc_path, member) for member in members)
         return allowed
 
+    # The state of a cache entry.
+
+    def entry_problem(self, image, target):
+        """Why the cache entry of ``image``, whose descriptor (or ISO)
+        exists, is incomplete; None if it is complete or its size cannot
+        be known.  Raises ``VSphereError`` if it cannot be looked at.
+
+        A missing extent, or a file whose size differs from what the cache
+        must hold, is a copy that a crash or an unchecked copy left behind;
+        no complete entry is ever reported.
+        """
+        cached = target.image_file(image)
+        if image.file_type == 'iso':
+            return self._size_problem(cached, self._size(cached),
+                                      image.cached_extent_size)
+        extent = cached.sibling(image.extent_name)
+        size = self._size(extent)
+        if size is None:
+            if image.descriptor_only_ok:
+                return None
+            return '%s has no extent %s' % (cached, image.extent_name)
+        return self._size_problem(extent, size, image.cached_extent_size)
+
+    @staticmethod
+    def _size_problem(dsfile, size, expected):
+        if size is None:
+            return '%s is gone' % (dsfile,)
+        if expected is not None and size != expected:
+            return '%s has %d bytes, expected %d' % (dsfile, size, expected)
+        return None
+
     # Filling the cache.
 
     def fill_cache(self, image, target, locations=()):
@@ -254,18 +316,54 @@ class ImageHandler:
         except errors.VSphereError as e:
             reasons.append('cannot list the datastores: %s' % e)
             return None
+        problems = []
         for name in names:
             if name == target.datastore:
                 continue
             candidate = dataclasses.replace(target.image_file(image),
                                             datastore=name)
             try:
-                if self._size(candidate) is not None:
-                    return candidate
+                if self._size(candidate) is None:
+                    continue
+                problem = self._peer_problem(image, candidate)
             except errors.VSphereError as e:
                 LOG.debug('Cannot look at %s: %s', candidate, e)
-        reasons.append('not cached on another datastore')
+                continue
+            if problem is None:
+                return candidate
+            problem, damaged = problem
+            # A damaged entry is worth an operator's look; an entry that
+            # cannot be checked is normal for some images.
+            LOG.log(logging.WARNING if damaged else logging.INFO,
+                    'Image %s: not copying the cache entry %s: %s',
+                    image.id, candidate, problem)
+            problems.append(problem)
+        reasons.append('; '.join(problems) if problems
+                       else 'not cached on another datastore')
         return None
+
+    def _peer_problem(self, image, candidate):
+        """Why another datastore's cache entry must not be copied, as
+        ``(reason, damaged)``; None if it may be."""
+        expected = image.cached_extent_size
+        if expected is None:
+            # A converted disk whose capacity Glance did not record: its
+            # size cannot be checked, so it is not spread.
+            checked_by = ('size' if image.file_type == 'iso'
+                          or image.disk_type in FLAT_DISK_TYPES
+                          else 'virtual_size')
+            return ('cached on %s, but Glance records no %s to check it '
+                    'against' % (candidate.datastore, checked_by), False)
+        source = (candidate if image.file_type == 'iso'
+                  else candidate.sibling(image.extent_name))
+        size = self._size(source)
+        if size is None:
+            if image.file_type == 'iso':
+                return ('%s is gone' % (candidate,), False)
+            # e.g. a vSAN object: no flat file whose size could be checked.
+            return ('%s has no extent to check' % (candidate,), False)
+        problem = self._size_problem(source, size, expected)
+        return (problem, True) if problem else None
 
     def _find_location(self, image, _target, locations, reasons):
         unsupported = image.location_copy_unsupported()
@@ -329,15 +427,28 @@ class ImageHandler:
             try:
                 self._files.move(staged_dir, final_dir)
             except errors.AlreadyExists:
-                if self._size(target.image_file(image)) is None:
-                    raise errors.VSphereError(
-                        '%s exists but holds no %s' % (final_dir,
-                                                       image.cache_name))
-                LOG.info('Another compute node cached image %s on %s '
-                         'first; using its copy', image.id,
-                         target.datastore)
+                problem = self.folder_problem(image, target)
+                if problem is None:
+                    LOG.info('Another compute node cached image %s on %s '
+                             'first; using its copy', image.id,
+                             target.datastore)
+                    return
+                # The caller holds Nova's image lock: an incomplete entry
+                # (a crash's leftover) is nobody's work in progress.
+                LOG.warning('Image %s: the cache entry %s is incomplete '
+                            '(%s); replacing it', image.id, final_dir,
+                            problem)
+                self._files.delete(final_dir)
+                self._files.move(staged_dir, final_dir)
         finally:
             self._files.delete_quietly(work)
+
+    def folder_problem(self, image, target):
+        """Why an existing cache folder is incomplete (no descriptor, or
+        ``entry_problem``); None if it is complete."""
+        if self._size(target.image_file(image)) is None:
+            return 'it holds no %s' % image.cache_name
+        return self.entry_problem(image, target)
 
     def _copy_file(self, source, dest, size):
         self._files.copy(source, dest)
@@ -363,24 +474,26 @@ class ImageHandler:
         if self._size(descriptor) is None:
             raise errors.VSphereError('converting %s left no %s'
                                       % (sparse, descriptor))
+        # The converted extent has the disk's capacity; checked when Glance
+        # recorded it (virtual_size), else only its presence.
+        extent = descriptor.sibling(image.extent_name)
+        size = self._size(extent)
+        problem = self._size_problem(extent, size, image.cached_extent_size)
+        if problem:
+            raise errors.VSphereError('converting %s: %s' % (sparse, problem))
 
     def _copy_cached(self, image, source, dest):
+        # The peer entry was checked (_peer_problem); the copy is checked
+        # against the same size: Glance's size, or Glance's virtual_size
+        # for a disk vSphere converted (sparse, stream-optimized, OVA).
+        expected = image.cached_extent_size
         if image.file_type == 'iso':
-            self._copy_file(source, dest, self._size(source))
-            return
-        extent = source.sibling(image.extent_name)
-        extent_size = self._size(extent)
-        if extent_size is None:
-            # No flat extent to copy (e.g. a vSAN object): let vSphere
-            # copy the disk as a whole.
-            self._files.copy_virtual_disk(source, dest)
-            if self._size(dest) is None:
-                raise errors.VSphereError('copying %s left no %s'
-                                          % (source, dest))
+            self._copy_file(source, dest, expected)
             return
         disk_type = (image.disk_type if image.disk_type in FLAT_DISK_TYPES
                      else 'preallocated')
-        self._copy_flat(image, extent, dest, extent_size, disk_type)
+        self._copy_flat(image, source.sibling(image.extent_name), dest,
+                        expected, disk_type)
 
     def _size(self, dsfile):
         return self._http.size(dsfile)

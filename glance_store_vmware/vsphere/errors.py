@@ -29,6 +29,11 @@ class Unreachable(VSphereError):
     """vCenter cannot be reached: connection refused or timed out, TLS."""
 
 
+class StaleReference(VSphereError):
+    """A managed object vanished (vCenter restarted, inventory rebuilt):
+    look it up again."""
+
+
 class ConfigurationError(VSphereError):
     """A setting is wrong (CA file, credentials, names): retrying cannot
     help; the message names the setting."""

@@ -13,15 +13,12 @@
 """Datastore file operations through vCenter's FileManager and
 VirtualDiskManager, each waiting for its task and translating faults."""
 
-import logging
 import time
 
 from oslo_vmware import exceptions as vexc
 from oslo_vmware import vim_util
 
 from glance_store_vmware.vsphere import errors
-
-LOG = logging.getLogger(__name__)
 
 _FAULTS = {
     'FileNotFound': errors.NotFound,
@@ -50,17 +47,17 @@ class DatastoreFiles:
         """Create a directory and its parents; an existing one is fine."""
         try:
             self._call('MakeDirectory', self._file_manager, dsdir,
-                       name=dsdir.ds_path,
-                       datacenter=self._inventory.datacenter(dsdir.datacenter),
-                       createParentDirectories=True)
+                       lambda dc: dict(name=dsdir.ds_path,
+                                       datacenter=dc(dsdir.datacenter),
+                                       createParentDirectories=True))
         except errors.AlreadyExists:
             pass
 
     def delete(self, dsfile):
         """Delete a file or directory; NotFound if it is not there."""
         self._task('DeleteDatastoreFile_Task', self._file_manager, dsfile,
-                   name=dsfile.ds_path,
-                   datacenter=self._inventory.datacenter(dsfile.datacenter))
+                   lambda dc: dict(name=dsfile.ds_path,
+                                   datacenter=dc(dsfile.datacenter)))
 
     def delete_quietly(self, dsfile):
         """Best-effort cleanup: log, never raise."""
@@ -69,7 +66,7 @@ class DatastoreFiles:
         except errors.NotFound:
             pass
         except Exception as e:
-            LOG.warning('Could not remove %s: %s', dsfile, e)
+            self._session.log.warning('could not remove %s: %s', dsfile, e)
 
     def move(self, src, dst, force=False):
         """Rename ``src`` to ``dst``; AlreadyExists unless ``force``."""
@@ -81,21 +78,20 @@ class DatastoreFiles:
 
     def _file_task(self, method, src, dst, force):
         self._task(method, self._file_manager, dst,
-                   sourceName=src.ds_path,
-                   sourceDatacenter=self._inventory.datacenter(src.datacenter),
-                   destinationName=dst.ds_path,
-                   destinationDatacenter=self._inventory.datacenter(
-                       dst.datacenter),
-                   force=force)
+                   lambda dc: dict(sourceName=src.ds_path,
+                                   sourceDatacenter=dc(src.datacenter),
+                                   destinationName=dst.ds_path,
+                                   destinationDatacenter=dc(dst.datacenter),
+                                   force=force))
 
     def copy_virtual_disk(self, src, dst, force=False):
         """Server-side copy of a virtual disk (descriptor and extents)."""
         self._task('CopyVirtualDisk_Task', self._disk_manager, dst,
-                   sourceName=src.ds_path,
-                   sourceDatacenter=self._inventory.datacenter(src.datacenter),
-                   destName=dst.ds_path,
-                   destDatacenter=self._inventory.datacenter(dst.datacenter),
-                   force=force)
+                   lambda dc: dict(sourceName=src.ds_path,
+                                   sourceDatacenter=dc(src.datacenter),
+                                   destName=dst.ds_path,
+                                   destDatacenter=dc(dst.datacenter),
+                                   force=force))
 
     def create_virtual_disk(self, dsfile, capacity_kb, adapter_type,
                             disk_type):
@@ -110,18 +106,24 @@ class DatastoreFiles:
         spec.diskType = disk_type
         spec.capacityKb = capacity_kb
         self._task('CreateVirtualDisk_Task', self._disk_manager, dsfile,
-                   name=dsfile.ds_path,
-                   datacenter=self._inventory.datacenter(dsfile.datacenter),
-                   spec=spec)
+                   lambda dc: dict(name=dsfile.ds_path,
+                                   datacenter=dc(dsfile.datacenter),
+                                   spec=spec))
 
-    def _call(self, method, target, subject, **kwargs):
-        try:
-            return self._session.invoke(method, target, **kwargs)
-        except vexc.VimException as e:
-            raise _translate(e, method, subject) from None
+    def _call(self, method, target, subject, arguments):
+        """Start ``method``; ``arguments(datacenter_ref_of)`` builds its
+        keyword arguments, again with fresh references if vCenter says a
+        cached one is gone."""
+        def call():
+            kwargs = arguments(self._inventory.datacenter)
+            try:
+                return self._session.invoke(method, target, **kwargs)
+            except vexc.VimException as e:
+                raise _translate(e, method, subject) from None
+        return self._inventory.refreshing(call)
 
-    def _task(self, method, target, subject, **kwargs):
-        task = self._call(method, target, subject, **kwargs)
+    def _task(self, method, target, subject, arguments):
+        task = self._call(method, target, subject, arguments)
         return self.wait_for_task(task, method, subject)
 
     def wait_for_task(self, task, method, subject):

@@ -12,9 +12,11 @@
 
 """Finding datacenters, datastores and datastore clusters, and their state.
 
-Lookups by name are cached: inventory objects keep their managed object
-references for their lifetime.  States (free space, accessibility,
-maintenance mode) are always fetched fresh, for many datastores in one
+Lookups by name are cached until vCenter says a reference is gone
+(``errors.StaleReference``: vCenter restarted, inventory rebuilt, a
+datastore removed and added again); then ``forget`` drops them all and the
+next lookup asks again.  States (free space, accessibility, maintenance
+mode) are always fetched fresh, for many datastores in one
 property-collector call.
 """
 
@@ -53,6 +55,22 @@ class Inventory:
         self._lock = threading.Lock()
         self._datacenters = {}
         self._datastores = {}
+
+    def forget(self):
+        """Drop every cached reference; the next lookups ask vCenter."""
+        with self._lock:
+            self._datacenters.clear()
+            self._datastores.clear()
+
+    def refreshing(self, call):
+        """``call()``, repeated once with fresh lookups if a cached
+        reference turned out stale."""
+        try:
+            return call()
+        except errors.StaleReference as e:
+            self._session.log.info('looking up the inventory again: %s', e)
+            self.forget()
+            return call()
 
     def datacenter(self, dc_path):
         """The managed object reference of a datacenter inventory path."""

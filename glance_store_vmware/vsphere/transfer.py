@@ -15,6 +15,12 @@
 One pooled ``requests.Session`` per vCenter; connections are reused across
 requests.  TLS verification comes from the vSphere session and is passed
 with every request, so the environment cannot override it.
+
+Two limits apply: connecting and waiting for an answer's headers take at
+most the session's ``timeout`` (an outage fails fast); once data flows, a
+transfer is aborted only when no byte moved for ``timeout`` seconds given
+here (``vmware_http_timeout``), since a datastore may pause while it
+allocates or flushes.
 """
 
 import logging
@@ -78,31 +84,16 @@ class DatastoreHTTP:
     def url(self, dsfile):
         return folder_url(self._session.host, self._session.port, dsfile)
 
-    def _request(self, method, dsfile, *, headers=None, retry=True, **kw):
+    def _request(self, method, dsfile, *, headers=None, retry=True,
+                 read_timeout=None, **kw):
         url = self.url(dsfile)
         cookie = self._session.cookie()
         all_headers = {'Cookie': cookie}
         all_headers.update(headers or {})
-        try:
-            resp = self._http.request(
-                method, url, headers=all_headers, verify=self._session.verify,
-                timeout=self._timeout, allow_redirects=False, **kw)
-        except requests.ConnectionError as e:
-            if isinstance(e, requests.exceptions.ConnectTimeout) or _refused(
-                    e):
-                raise errors.Unreachable(
-                    'cannot connect to vCenter %s:%s for %s %s: %s'
-                    % (self._session.host, self._session.port, method,
-                       dsfile, _describe(e))) from None
-            raise errors.TransferError(
-                '%s %s through vCenter %s:%s failed: %s'
-                % (method, dsfile, self._session.host, self._session.port,
-                   _describe(e))) from None
-        except requests.RequestException as e:
-            raise errors.TransferError(
-                '%s %s through vCenter %s:%s failed: %s'
-                % (method, dsfile, self._session.host, self._session.port,
-                   _describe(e))) from None
+        timeout = (self._session.timeout,
+                   read_timeout or self._session.timeout)
+        with self._session.gate():
+            resp = self._send(method, dsfile, url, all_headers, timeout, kw)
         if resp.status_code == 401:
             resp.close()
             if not retry:
@@ -111,8 +102,48 @@ class DatastoreHTTP:
                     % (self._session.host, method, dsfile))
             self._session.relogin(cookie)
             return self._request(method, dsfile, headers=headers,
-                                 retry=False, **kw)
+                                 retry=False, read_timeout=read_timeout,
+                                 **kw)
         return resp
+
+    def _send(self, method, dsfile, url, headers, timeout, kw):
+        where = 'vCenter %s:%s' % (self._session.host, self._session.port)
+        try:
+            return self._http.request(
+                method, url, headers=headers, verify=self._session.verify,
+                timeout=timeout, allow_redirects=False, **kw)
+        except requests.exceptions.SSLError as e:
+            if 'certificate verify failed' not in str(e).lower():
+                # A connection cut during the handshake or the body (e.g.
+                # "EOF occurred in violation of protocol"): not settings.
+                raise errors.TransferError(
+                    '%s %s through %s failed: %s'
+                    % (method, dsfile, where, _describe(e))) from None
+            raise errors.ConfigurationError(
+                'TLS with %s failed for %s %s: %s; check the CA file setting '
+                '(or the insecure setting)' % (where, method, dsfile,
+                                               _describe(e))) from None
+        except requests.exceptions.ReadTimeout:
+            if timeout[1] == self._session.timeout and method != 'PUT':
+                raise errors.Unreachable(
+                    '%s did not answer %s %s within %s s'
+                    % (where, method, dsfile, timeout[1])) from None
+            raise errors.TransferError(
+                '%s %s through %s stalled for %s s'
+                % (method, dsfile, where, timeout[1])) from None
+        except requests.ConnectionError as e:
+            if isinstance(e, requests.exceptions.ConnectTimeout) or _refused(
+                    e):
+                raise errors.Unreachable(
+                    'cannot connect to %s for %s %s: %s'
+                    % (where, method, dsfile, _describe(e))) from None
+            raise errors.TransferError(
+                '%s %s through %s failed: %s'
+                % (method, dsfile, where, _describe(e))) from None
+        except requests.RequestException as e:
+            raise errors.TransferError(
+                '%s %s through %s failed: %s'
+                % (method, dsfile, where, _describe(e))) from None
 
     def size(self, dsfile):
         """Size of a file in bytes, or ``None`` if it does not exist."""
@@ -143,6 +174,7 @@ class DatastoreHTTP:
             raise errors.TransferError(
                 'range starting at byte %d is outside %s' % (offset, dsfile))
         _check_status(resp, 'GET', dsfile, (206,) if headers else (200,))
+        _set_read_timeout(resp, self._timeout)
         size = int(resp.headers.get('Content-Length', 0))
         return _iter_body(resp, dsfile, size, chunk_size), size
 
@@ -154,7 +186,8 @@ class DatastoreHTTP:
         """
         # iter(): requests would form-encode a list or tuple body.
         body = iter(chunks) if size is None else SizedStream(chunks, size)
-        resp = self._request('PUT', dsfile, data=body, retry=False)
+        resp = self._request('PUT', dsfile, data=body, retry=False,
+                             read_timeout=self._timeout)
         resp.close()
         _check_status(resp, 'PUT', dsfile, (200, 201, 204))
 
@@ -178,6 +211,14 @@ def _iter_body(resp, dsfile, size, chunk_size):
                 '%s ended after %d of %d bytes' % (dsfile, received, size))
     finally:
         resp.close()
+
+
+def _set_read_timeout(resp, seconds):
+    """Give the body of a streamed response its own stall limit."""
+    connection = getattr(resp.raw, 'connection', None)
+    sock = getattr(connection, 'sock', None)
+    if sock is not None:
+        sock.settimeout(seconds)
 
 
 def _check_status(resp, method, dsfile, expected):

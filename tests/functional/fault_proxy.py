@@ -28,6 +28,13 @@ Faults (set one at a time; each applies to every /folder PUT until reset):
   stop reading and never answer, until the proxy stops.
 - ``on_put``: a callable, called with the path of each /folder PUT before
   its body is read (e.g. a ``threading.Barrier.wait``).
+
+Faults of any request:
+
+- ``silent = True``: read each new request's headers, then never answer
+  (a vCenter that accepts connections and hangs), until reset or stop.
+- ``busy = N``: answer the next N SOAP requests (``/sdk``) with HTTP 503,
+  as vCenter's reverse proxy does while its services start.
 """
 
 import collections
@@ -67,6 +74,8 @@ class FaultProxy:
         self.status_after = None
         self.stall_after = None
         self.on_put = None
+        self.silent = False
+        self.busy = 0
         with self._lock:
             self.accepted = 0                       # TLS connections
             self.connections = collections.Counter()  # by first path part
@@ -176,6 +185,21 @@ class _Handler(http.server.BaseHTTPRequestHandler):
                 proxy.connections[part] += 1
                 self._first = False
             proxy.requests[(part, self.command)] += 1
+            busy = part == 'sdk' and proxy.busy > 0
+            if busy:
+                proxy.busy -= 1
+        while proxy.silent and not proxy._stopping.wait(0.05):
+            pass
+        if proxy._stopping.is_set():
+            return self._abort()
+        if busy:
+            for _ in self._body('chunked' in self.headers.get(
+                    'Transfer-Encoding', '')):
+                pass
+            self.send_response_only(503)
+            self.send_header('Content-Length', '0')
+            self.end_headers()
+            return
         fault = None
         if self.command == 'PUT' and part == 'folder':
             if proxy.on_put is not None:

@@ -34,8 +34,6 @@ def store_options(sim, datastores, **overrides):
         vmware_ca_file=sim.ca_file,
         vmware_insecure=False,
         vmware_datastores=datastores,
-        vmware_task_poll_interval=1,
-        vmware_api_retry_count=1,
         vmware_free_space_reserve_mb=0,
     )
     options.update(overrides)

@@ -186,27 +186,19 @@ def test_tls_settings_hold_against_requests_ca_bundle(vcsim, monkeypatch,
     assert b''.join(insecure.get(location(store, uri))[0]) == b'abc'
 
 
-def test_wrong_ca_file_fails_verification(vcsim, other_ca):
-    _conf, store = glance_setup.single_store(
-        vcsim, glance_setup.datastore_entries(vcsim, 'LocalDS_0'),
-        vmware_ca_file=other_ca.ca_file)
-    with pytest.raises(exceptions.BackendException, match='(?i)certificate'):
-        store.add('img-badca', io.BytesIO(b'abc'), 3, 'md5')
-
-
 def test_expired_session_is_renewed(store, vcsim):
     data = payload(MiB)
     uri = store.add('img-relogin', io.BytesIO(data), len(data), 'md5')[0]
     # Log the store's session out behind its back, as vCenter does when a
     # session times out.
-    store.session.api.vim.Logout(
+    store.session.vim.Logout(
         store.session.service_content.sessionManager)
     assert read_all(store, uri)[0] == data
     uri2 = store.add('img-relogin2', io.BytesIO(data), len(data), 'md5')[0]
     assert read_all(store, uri2)[0] == data
 
 
-def test_logs_never_show_password_or_cookie(store, caplog):
+def test_logs_never_show_password_or_cookie(store, vcsim, caplog):
     caplog.set_level(logging.DEBUG)
     data = payload(MiB)
     uri = store.add('img-log', io.BytesIO(data), len(data), 'md5')[0]
@@ -214,7 +206,7 @@ def test_logs_never_show_password_or_cookie(store, caplog):
     store.delete(location(store, uri))
     cookie = store.session.vim.get_http_cookie()
     assert cookie
-    assert store.session._args[2] not in caplog.text
+    assert vcsim.password not in caplog.text
     assert cookie.strip('"') not in caplog.text
 
 

@@ -78,7 +78,7 @@ def test_debug_logs_never_show_password_or_cookie(vcsim, debug_log):
     first_cookie = store.session.vim.get_http_cookie().strip('"')
 
     # Log out behind the store's back: the next request logs in again.
-    store.session.api.vim.Logout(store.session.service_content.sessionManager)
+    store.session.vim.Logout(store.session.service_content.sessionManager)
     assert b''.join(store.get(location)[0]) == data
     second_cookie = store.session.vim.get_http_cookie().strip('"')
     assert second_cookie != first_cookie

@@ -85,9 +85,8 @@ class GlanceAPI:
     ``workdir``: where configuration, database, staging, logs live; a new
     temporary directory (removed by ``stop``) when not given.
     ``processes`` / ``threads``: uwsgi workers and threads per worker.
-    ``documented_defaults``: keep every store option the configuration
-    file does not set at its default (no shorter polls, no single retry,
-    the documented free space reserve), as an operator would run it.
+    ``documented_defaults``: also keep the configuration file's free space
+    reserve, so that every store option is as an operator would run it.
     """
 
     START_TIMEOUT = 180.0
@@ -190,11 +189,9 @@ class GlanceAPI:
             if self.documented_defaults:
                 extra[name] = dict(store_overrides)
                 continue
-            # Short polls and one retry keep tests fast, failures too; no
-            # reserve, the simulator's datastores are small.
-            extra[name] = dict(vmware_task_poll_interval=1,
-                               vmware_api_retry_count=1,
-                               vmware_free_space_reserve_mb=0)
+            # The documented retry and timeout defaults; no reserve, the
+            # simulator's datastores are small.
+            extra[name] = dict(vmware_free_space_reserve_mb=0)
             extra[name].update(store_overrides)
         text = edit_ini(text, extra)
         for d in (self.config_dir, self.staging_dir, self.tasks_dir):

@@ -18,6 +18,7 @@ address at import, so every simulator of a run listens on one port chosen
 at the start, with one user name and password.
 """
 
+import logging
 
 import pytest
 
@@ -86,3 +87,17 @@ def nova_conf(nova_configured):
     yield set_option
     for name, group in overridden:
         conf.clear_override(name, group=group)
+
+
+@pytest.fixture
+def pinned(nova_conf):
+    """Nova's datastore choice pinned to one datastore."""
+    def pin(ds):
+        nova_conf('datastore_regex', '^%s$' % ds, 'vmware')
+    pin('LocalDS_0')
+    return pin
+
+
+@pytest.fixture(autouse=True)
+def info_logs(caplog):
+    caplog.set_level(logging.INFO, logger='glance_store_vmware')

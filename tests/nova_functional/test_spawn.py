@@ -16,7 +16,6 @@ nova-compute loads it, against the simulator."""
 import http.server
 import io
 import json
-import logging
 import os
 import struct
 import threading
@@ -35,6 +34,12 @@ FLAT = {'disk_format': 'vmdk', 'container_format': 'bare',
         'properties': {'vmware_disktype': 'preallocated'}}
 SPARSE = {'disk_format': 'vmdk', 'container_format': 'bare',
           'properties': {'vmware_disktype': 'sparse'}}
+
+
+def NOVA_LOOKUP(image_id):
+    """Nova's own ``get_vsphere_location``, on every spawn (as with Nova's
+    driver: ours no longer replaces that function in Nova's module)."""
+    return ('get', image_id, True)
 
 
 def payload(size, seed=b'x'):
@@ -85,20 +90,6 @@ def copies(caplog):
             and 'by a vSphere copy' in r.getMessage()]
 
 
-@pytest.fixture
-def pinned(nova_conf):
-    """Nova's datastore choice pinned to one datastore."""
-    def pin(ds):
-        nova_conf('datastore_regex', '^%s$' % ds, 'vmware')
-    pin('LocalDS_0')
-    return pin
-
-
-@pytest.fixture(autouse=True)
-def info_logs(caplog):
-    caplog.set_level(logging.INFO, logger='glance_store_vmware')
-
-
 def test_flat_image_is_copied_inside_vsphere(vcsim, glance, pinned, caplog):
     data = payload(3 * MiB)
     image_id, _uri = glance_image(vcsim, glance, data)
@@ -108,7 +99,9 @@ def test_flat_image_is_copied_inside_vsphere(vcsim, glance, pinned, caplog):
 
     assert cached_extent(vcsim, image_id) == data
     assert glance.bytes_served == 0
-    assert [c[0] for c in glance.calls] == ['get']  # its locations only
+    # Nova's own per-spawn lookup (VMwareImage.from_image), then the
+    # handler's: locations only, no download.
+    assert [c[0] for c in glance.calls] == ['get', 'get']
     assert copies(caplog) == ['Cached image %s on LocalDS_0 by a vSphere '
                               'copy from [LocalDS_0] openstack_glance/%s '
                               '(datacenter DC0)' % (image_id, image_id)]
@@ -144,7 +137,8 @@ def test_cache_hit_neither_copies_nor_asks_glance(vcsim, glance, pinned,
 
     nova_env.spawn(driver, image_id, dict(FLAT, size=len(data)))
 
-    assert glance.calls == calls
+    # Only Nova's own per-spawn lookup, as with Nova's driver.
+    assert glance.calls == calls + [NOVA_LOOKUP(image_id)]
     assert len(copies(caplog)) == 1
     assert_nothing_left(vcsim)
 
@@ -161,7 +155,7 @@ def test_cached_on_another_datastore_is_copied_without_glance(
     nova_env.spawn(nova_env.compute_driver(), image_id,
                    dict(FLAT, size=len(data)))
 
-    assert glance.calls == calls
+    assert glance.calls == calls + [NOVA_LOOKUP(image_id)]
     assert cached_extent(vcsim, image_id, 'LocalDS_1') == data
     assert copies(caplog)[-1] == (
         'Cached image %s on LocalDS_1 by a vSphere copy from [LocalDS_0] '
@@ -409,7 +403,8 @@ def test_locations_come_from_the_service_locations_api(
                    dict(FLAT, size=len(data)))
 
     assert locations_api.requests == ['/v2/images/%s/locations' % image_id]
-    assert not [c for c in glance.calls if c[0] == 'get' and c[2]]
+    # Nova's own per-spawn lookup only; the handler asked the API.
+    assert glance.calls == [NOVA_LOOKUP(image_id)]
     assert glance.bytes_served == 0
     assert len(copies(caplog)) == 1
     assert_nothing_left(vcsim)

@@ -233,11 +233,18 @@ def test_flat_location_is_copied_through_a_temporary_directory():
     assert fake.under('vmware_temp') == []
 
 
+def peer_entry(ds='ds3', extent=SIZE, name=None):
+    name = name or IMG + '.vmdk'
+    files = {('DC1', ds, CACHE_DIR + '/' + name): 1}
+    if extent is not None and name.endswith('.vmdk'):
+        files[('DC1', ds, CACHE_DIR + '/%s-flat.vmdk' % IMG)] = extent
+    elif extent is not None:
+        files[('DC1', ds, CACHE_DIR + '/' + name)] = extent
+    return files
+
+
 def test_peer_cache_is_preferred_and_glance_not_asked():
-    fake = FakeVSphere({
-        ('DC1', 'ds3', CACHE_DIR + '/%s.vmdk' % IMG): 1,
-        ('DC1', 'ds3', CACHE_DIR + '/%s-flat.vmdk' % IMG): 2 * SIZE,
-        **glance_file()})
+    fake = FakeVSphere({**peer_entry(), **glance_file()})
     locations = Locations(url())
     result = make(fake).fill_cache(flat_image(), TARGET, locations)
     assert result.source == handler.PEER_CACHE
@@ -247,7 +254,126 @@ def test_peer_cache_is_preferred_and_glance_not_asked():
     assert copy == [('copy', '[ds3] %s/%s-flat.vmdk' % (CACHE_DIR, IMG),
                      copy[0][2])]
     assert fake.files[('DC1', 'ds2', CACHE_DIR + '/%s-flat.vmdk' % IMG)] \
-        == 2 * SIZE
+        == SIZE
+
+
+def test_truncated_peer_cache_entry_is_not_spread(caplog):
+    # A crash or an unchecked copy left a short extent on ds1: the image
+    # is copied from its location instead, never from ds1.
+    fake = FakeVSphere({**peer_entry('ds1', SIZE - 4096),
+                        **glance_file('ds3')})
+    result = make(fake).fill_cache(flat_image(), TARGET, [url(ds='ds3')])
+    assert result.source == handler.LOCATION
+    assert result.copied_from.datastore == 'ds3'
+    assert not [op for op in fake.ops if op[0] == 'copy'
+                and op[1].startswith('[ds1]')]
+    assert 'has %d bytes, expected %d' % (SIZE - 4096, SIZE) in caplog.text
+
+
+def test_truncated_peer_cache_entry_without_location_falls_back():
+    fake = FakeVSphere(peer_entry('ds1', SIZE - 1))
+    result = make(fake).fill_cache(flat_image(), TARGET, [])
+    assert result.fell_back
+    assert 'expected %d' % SIZE in result.reason
+    assert fake.ops == []
+
+
+def test_peer_copy_is_checked_against_glances_size():
+    fake = FakeVSphere(peer_entry('ds1'))
+    real_copy = fake.copy
+
+    def short_copy(src, dst, force=False):
+        real_copy(src, dst, force)
+        fake.files[fake.key(dst)] -= 512
+    fake.copy = short_copy
+    result = make(fake).fill_cache(flat_image(), TARGET, [])
+    assert result.fell_back and 'after the copy, expected %d' % SIZE \
+        in result.reason
+    assert fake.under('vmware_temp') == [] and fake.under('vmware_base') == []
+
+
+def test_iso_peer_cache_entry_is_checked():
+    bad = FakeVSphere(peer_entry('ds1', SIZE - 1, name=IMG + '.iso'))
+    result = make(bad).fill_cache(flat_image(disk_format='iso'), TARGET, [])
+    assert result.fell_back and 'expected %d' % SIZE in result.reason
+    good = FakeVSphere(peer_entry('ds1', SIZE, name=IMG + '.iso'))
+    result = make(good).fill_cache(flat_image(disk_format='iso'), TARGET, [])
+    assert result.source == handler.PEER_CACHE
+    assert good.under('vmware_base') == [CACHE_DIR + '/%s.iso' % IMG]
+
+
+def test_sparse_peer_cache_entry_is_checked_against_the_virtual_size():
+    # The cache holds the converted disk: its extent has the capacity
+    # (Glance's virtual_size), not the sparse file's size.
+    capacity = 8 * SIZE
+    image = flat_image(disk_type='sparse', virtual_size=capacity)
+    fake = FakeVSphere(peer_entry('ds1', capacity))
+    result = make(fake).fill_cache(image, TARGET, [])
+    assert result.source == handler.PEER_CACHE
+    assert fake.files[('DC1', 'ds2', CACHE_DIR + '/%s-flat.vmdk' % IMG)] \
+        == capacity
+    short = FakeVSphere(peer_entry('ds1', capacity - 512))
+    assert make(short).fill_cache(image, TARGET, []).fell_back
+
+
+def test_sparse_peer_cache_entry_without_virtual_size_is_not_copied():
+    fake = FakeVSphere({**peer_entry('ds1', 8 * SIZE), **glance_file()})
+    result = make(fake).fill_cache(flat_image(disk_type='sparse'), TARGET,
+                                   [url()])
+    # Copied from the location (checked against Glance's size) instead.
+    assert result.source == handler.LOCATION
+
+
+def test_sparse_location_conversion_is_checked_against_the_virtual_size():
+    fake = FakeVSphere(glance_file())  # converts into an 8*SIZE extent
+    result = make(fake).fill_cache(
+        flat_image(disk_type='sparse', virtual_size=2 * SIZE), TARGET,
+        [url()])
+    assert result.fell_back and 'expected %d' % (2 * SIZE) in result.reason
+    assert fake.under('vmware_temp') == [] and fake.under('vmware_base') == []
+
+
+# An existing cache entry (its descriptor exists).
+
+@pytest.mark.parametrize('image,files,problem', [
+    (flat_image(), {'.vmdk': 1, '-flat.vmdk': SIZE}, None),
+    (flat_image(), {'.vmdk': 1}, 'has no extent'),
+    (flat_image(), {'.vmdk': 1, '-flat.vmdk': SIZE // 2},
+     'has %d bytes, expected %d' % (SIZE // 2, SIZE)),
+    (flat_image(disk_type='thin'), {'.vmdk': 1, '-flat.vmdk': SIZE + 1},
+     'expected'),
+    (flat_image(size=None), {'.vmdk': 1, '-flat.vmdk': 7}, None),
+    (flat_image(disk_type='sparse'), {'.vmdk': 1, '-flat.vmdk': 7}, None),
+    (flat_image(disk_type='sparse', virtual_size=8 * SIZE),
+     {'.vmdk': 1, '-flat.vmdk': 8 * SIZE}, None),
+    (flat_image(disk_type='sparse', virtual_size=8 * SIZE),
+     {'.vmdk': 1, '-flat.vmdk': SIZE}, 'expected %d' % (8 * SIZE)),
+    (flat_image(disk_type='sparse'), {'.vmdk': 1}, 'has no extent'),
+    # vSAN: a stream-optimized disk is an object without a flat file.
+    (flat_image(disk_type='streamOptimized'), {'.vmdk': 1}, None),
+    (flat_image(container_format='ova'), {'.vmdk': 1}, None),
+    (flat_image(disk_format='iso'), {'.iso': SIZE}, None),
+    (flat_image(disk_format='iso'), {'.iso': SIZE - 1}, 'expected'),
+])
+def test_entry_problem(image, files, problem):
+    fake = FakeVSphere({('DC1', 'ds2', CACHE_DIR + '/' + IMG + suffix): size
+                        for suffix, size in files.items()})
+    found = make(fake).entry_problem(image, TARGET)
+    if problem is None:
+        assert found is None
+    else:
+        assert problem in found
+    assert fake.ops == []  # looking never changes anything
+
+
+def test_entry_problem_that_cannot_be_looked_at_raises():
+    fake = FakeVSphere()
+
+    def size(f):
+        raise errors.Unreachable('vCenter down')
+    fake.size = size
+    with pytest.raises(errors.VSphereError):
+        make(fake).entry_problem(flat_image(), TARGET)
 
 
 def test_peer_cache_search_can_be_disabled():
@@ -258,12 +384,14 @@ def test_peer_cache_search_can_be_disabled():
     assert result.source == handler.LOCATION
 
 
-def test_peer_cache_without_flat_extent_uses_copy_virtual_disk():
+def test_peer_cache_without_flat_extent_is_not_copied():
+    # e.g. a vSAN object: nothing whose size could be checked.
     fake = FakeVSphere({('DC1', 'ds1', CACHE_DIR + '/%s.vmdk' % IMG): 1})
     result = make(fake).fill_cache(
-        flat_image(disk_type='streamOptimized'), TARGET, [])
-    assert result.source == handler.PEER_CACHE
-    assert [op[0] for op in fake.ops].count('copy_virtual_disk') == 1
+        flat_image(disk_type='streamOptimized', virtual_size=SIZE), TARGET,
+        [])
+    assert result.fell_back and 'no extent to check' in result.reason
+    assert fake.ops == []
 
 
 def test_sparse_location_is_copied_then_converted():
@@ -362,21 +490,35 @@ def test_another_node_winning_the_move_means_using_its_copy():
     real_move = fake.move
 
     def other_node_first(src, dst, force=False):
-        fake.files[('DC1', 'ds2', CACHE_DIR + '/%s.vmdk' % IMG)] = 1
+        fake.files.update(peer_entry('ds2'))  # a complete entry
         return real_move(src, dst, force)
     fake.move = other_node_first
     result = make(fake).fill_cache(flat_image(), TARGET, [url()])
     assert result.source == handler.LOCATION
     assert fake.under('vmware_temp') == []
-    assert fake.under('vmware_base') == [CACHE_DIR + '/%s.vmdk' % IMG]
+    assert fake.under('vmware_base') == [CACHE_DIR + '/%s-flat.vmdk' % IMG,
+                                         CACHE_DIR + '/%s.vmdk' % IMG]
+    assert 'delete' not in [op[0] for op in fake.ops
+                            if op[1].startswith('vmware_base')]
 
 
-def test_existing_cache_directory_without_the_image_falls_back():
-    fake = FakeVSphere({('DC1', 'ds2', CACHE_DIR + '/ts-2026'): 0,
+@pytest.mark.parametrize('leftover', [
+    {CACHE_DIR + '/ts-2026': 0},                      # no image file
+    {CACHE_DIR + '/%s-flat.vmdk' % IMG: SIZE},        # extent only
+], ids=['empty', 'extent-only'])
+def test_incomplete_cache_folder_is_replaced_by_the_copy(leftover, caplog):
+    # (An entry whose descriptor exists is checked, and deleted if need
+    # be, by the driver before fill_cache: see entry_problem.)
+    fake = FakeVSphere({**{('DC1', 'ds2', p): n for p, n in leftover.items()},
                         **glance_file()})
     result = make(fake).fill_cache(flat_image(), TARGET, [url()])
-    assert result.fell_back and 'holds no' in result.reason
+    assert result.source == handler.LOCATION
     assert fake.under('vmware_temp') == []
+    assert fake.under('vmware_base') == [CACHE_DIR + '/%s-flat.vmdk' % IMG,
+                                         CACHE_DIR + '/%s.vmdk' % IMG]
+    assert fake.files[('DC1', 'ds2', CACHE_DIR + '/%s-flat.vmdk' % IMG)] \
+        == SIZE
+    assert 'is incomplete' in caplog.text
 
 
 # Location discovery.

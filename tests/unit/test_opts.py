@@ -34,6 +34,7 @@ NEW_NAMES = [
     'vmware_server_port',
     'vmware_free_space_reserve_mb',
     'vmware_http_timeout',
+    'vmware_api_timeout',
     'vmware_http_pool_size',
     'vmware_datastore_recheck_interval',
 ]

@@ -31,6 +31,7 @@ import pytest
 from glance_store_vmware import location
 from glance_store_vmware import opts
 from glance_store_vmware import store as store_mod
+from glance_store_vmware import store_config
 from glance_store_vmware.vsphere import errors
 from glance_store_vmware.vsphere import inventory
 from glance_store_vmware.vsphere import paths
@@ -116,9 +117,11 @@ class FakeInventory:
                 for dc, name, ref in candidates]
 
 
-def make_store(inv, datastores, **overrides):
+def make_store(inv, datastores, backend=None, re_raise_bsc=True,
+               **overrides):
     conf = cfg.ConfigOpts()
-    conf.register_opts(opts.STORE_OPTS, group='glance_store')
+    group = backend or 'glance_store'
+    conf.register_opts(opts.STORE_OPTS, group=group)
     conf([], project='test', default_config_files=[])
     settings = dict(vmware_server_host='VC.example.com',
                     vmware_server_username='user',
@@ -126,7 +129,7 @@ def make_store(inv, datastores, **overrides):
                     vmware_datastores=datastores)
     settings.update(overrides)
     for name, value in settings.items():
-        conf.set_override(name, value, group='glance_store')
+        conf.set_override(name, value, group=group)
     http = mock.Mock(name='DatastoreHTTP')
     dsfiles = mock.Mock(name='DatastoreFiles')
     with mock.patch.object(store_mod.vs_session, 'Session', FakeSession), \
@@ -136,8 +139,8 @@ def make_store(inv, datastores, **overrides):
                               return_value=dsfiles), \
             mock.patch.object(store_mod.transfer, 'DatastoreHTTP',
                               return_value=http):
-        store = store_mod.Store(conf)
-        store.configure(re_raise_bsc=True)
+        store = store_mod.Store(conf, backend=backend)
+        store.configure(re_raise_bsc=re_raise_bsc)
     assert store.inventory is inv and store.http is http
     return store
 
@@ -153,8 +156,9 @@ class Clock:
 @pytest.fixture
 def clock(monkeypatch):
     c = Clock()
-    monkeypatch.setattr(store_mod, 'time', types.SimpleNamespace(
-        monotonic=c.monotonic))
+    fake = types.SimpleNamespace(monotonic=c.monotonic)
+    monkeypatch.setattr(store_mod, 'time', fake)
+    monkeypatch.setattr(store_config, 'time', fake)
     return c
 
 
@@ -312,9 +316,10 @@ def test_storage_full_names_the_option_and_the_candidates():
     assert str(5 * GiB) in message
 
 
-def test_storage_full_when_no_datastore_is_found():
+def test_no_datastore_found_is_a_configuration_mistake_not_storage_full():
     store = make_store(FakeInventory(), ['dc1:gone'])
-    with pytest.raises(exceptions.StorageFull, match='none found'):
+    with pytest.raises(store_config.Mistake,
+                       match="vmware_datastores entry 'dc1:gone'"):
         store.select_datastore(GiB)
 
 

@@ -17,6 +17,7 @@ between ``Session.request`` and the wire (including reading
 ``REQUESTS_CA_BUNDLE``) still runs.
 """
 
+import contextlib
 import io
 from unittest import mock
 
@@ -84,6 +85,11 @@ def test_folder_url_quotes_datacenter_and_datastore():
 class FakeSession:
     host = 'vc.example.com'
     port = 443
+    timeout = 10
+
+    @staticmethod
+    def gate():
+        return contextlib.nullcontext()
 
     def __init__(self, verify=True):
         self.verify = verify
@@ -169,7 +175,21 @@ def test_requests_go_to_the_folder_url_with_the_session_cookie(send):
         'https://vc.example.com/folder/openstack_glance/img'
         '?dcPath=dc1&dsName=ds1',
         'vmware_soap_session=one', True)]
-    assert send.call_args.kwargs['timeout'] == 120
+    # Connecting and the answer to a HEAD: the session's limit.
+    assert send.call_args.kwargs['timeout'] == (10, 10)
+
+
+def test_put_may_stall_for_the_transfer_timeout(send):
+    http = transfer.DatastoreHTTP(FakeSession(), timeout=120)
+    http.put(IMAGE, [b'abc'], size=3)
+    assert send.call_args.kwargs['timeout'] == (10, 120)
+
+
+def test_a_silent_vcenter_is_unreachable_not_a_stall(send):
+    http = transfer.DatastoreHTTP(FakeSession(), timeout=120)
+    send.replies = [requests.exceptions.ReadTimeout('read timed out')]
+    with pytest.raises(errors.Unreachable, match='did not answer HEAD'):
+        http.size(IMAGE)
 
 
 def test_size_of_a_missing_file_is_none(send):
@@ -290,3 +310,23 @@ def test_redirects_are_not_followed(send):
     with pytest.raises(errors.TransferError, match='302'):
         transfer.DatastoreHTTP(FakeSession()).size(IMAGE)
     assert send.call_count == 1
+
+
+@pytest.mark.parametrize('text, expected', [
+    ("[SSL: CERTIFICATE_VERIFY_FAILED] certificate verify failed: self-"
+     "signed certificate in certificate chain (_ssl.c:1006)",
+     errors.ConfigurationError),
+    ("[SSL: CERTIFICATE_VERIFY_FAILED] certificate verify failed: Hostname "
+     "mismatch, certificate is not valid for 'vc'. (_ssl.c:1006)",
+     errors.ConfigurationError),
+    # A connection cut during the handshake or the body: not settings.
+    ('EOF occurred in violation of protocol (_ssl.c:2427)',
+     errors.TransferError),
+])
+def test_only_certificate_failures_are_configuration_errors(send, text,
+                                                            expected):
+    send.replies = [requests.exceptions.SSLError(text)]
+    with pytest.raises(errors.VSphereError) as e:
+        transfer.DatastoreHTTP(FakeSession()).size(IMAGE)
+    assert type(e.value) is expected
+    assert text.split(' (_ssl')[0] in str(e.value)
