@@ -144,7 +144,8 @@ def test_session_ended_behind_the_stores_back(healthy_stack):
 @pytest.mark.timeout(300)
 def test_load_during_vcenter_restart(healthy_stack):
     """Several clients cycle upload/download/delete while vCenter
-    restarts: few failures, no hang, everything works afterwards."""
+    restarts: failures only while it is down or just after (each a 503),
+    no hang, everything works afterwards."""
     stack = healthy_stack
     http = stack.http
     clients, seconds, restart_at, down_for = 6, 24.0, 6.0, 3.0
@@ -153,6 +154,8 @@ def test_load_during_vcenter_restart(healthy_stack):
 
     def client(c):
         while time.monotonic() < stop:
+            if results[c] and not results[c][-1][1].ok:
+                time.sleep(0.5)   # a client's pause before it retries
             image_id = http.create()
             r = http.upload(image_id, DATA, TIMEOUT)
             results[c].append((time.monotonic(), r))
@@ -200,9 +203,11 @@ def test_load_during_vcenter_restart(healthy_stack):
         problems.append('%d clients hung' % hung)
     if longest > 15.0:
         problems.append('a request took %.1f s (bound 15 s)' % longest)
-    if len(failed) > 3 * clients:
-        problems.append('%d failures for %d clients (bound %d)'
-                        % (len(failed), clients, 3 * clients))
+    not_503 = [r for r in failed if r.status != 503]
+    if not_503:
+        problems.append('%d failures were not a 503: %s' % (
+            len(not_503), sorted({'%s %s' % (r.what, r.status)
+                                  for r in not_503})))
     if late:
         problems.append('%d failures after recovery: %s'
                         % (len(late), [str(r) for r in late[:3]]))
