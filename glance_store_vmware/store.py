@@ -22,7 +22,6 @@ import contextlib
 import logging
 import threading
 import time
-import uuid
 
 from glance_store import capabilities
 from glance_store import driver
@@ -34,6 +33,7 @@ from oslo_utils import units
 from glance_store_vmware import digest
 from glance_store_vmware import location as vs_location
 from glance_store_vmware import opts
+from glance_store_vmware import partials
 from glance_store_vmware.vsphere import errors
 from glance_store_vmware.vsphere import files
 from glance_store_vmware.vsphere import inventory
@@ -85,6 +85,7 @@ class Store(driver.Store):
         self._retry_at = {}
         self._made_dirs = set()
         self._lock = threading.Lock()
+        self._partials = None
 
     def get_schemes(self):
         return (vs_location.SCHEME,)
@@ -145,6 +146,7 @@ class Store(driver.Store):
             image_dir=self.image_dir, datastores=self._allowed_datastores)
         self._url_prefix = vs_location.url_prefix(
             self.session.host, self.session.port, self.image_dir)
+        self._partials = self._reclaimer()
         # Look the datastores up now so configuration mistakes show in the
         # log at start-up; vCenter being down must not stop Glance.
         try:
@@ -152,6 +154,32 @@ class Store(driver.Store):
         except errors.VSphereError as e:
             LOG.warning('vsphere store: cannot look up the configured '
                         'datastores yet: %s', e)
+        self._sweep_partials()
+
+    def _reclaimer(self):
+        conf = self.store_conf
+        if conf.vmware_partial_file_max_age <= conf.vmware_http_timeout:
+            raise self._bad_config(
+                'vmware_partial_file_max_age (%d s) must be larger than '
+                'vmware_http_timeout (%d s), or uploads in progress could '
+                'be taken for abandoned' % (conf.vmware_partial_file_max_age,
+                                            conf.vmware_http_timeout))
+        if not conf.vmware_partial_file_sweep_interval:
+            return None
+        return partials.Reclaimer(
+            self.files, max_age=conf.vmware_partial_file_max_age,
+            interval=conf.vmware_partial_file_sweep_interval,
+            label='vsphere store')
+
+    def _sweep_partials(self, image=None):
+        """Ask (in the background) for sweeps for abandoned partial
+        uploads in the image directories of the datastores found so far."""
+        if self._partials is not None:
+            with self._lock:
+                dirs = [paths.DatastoreFile(dc, ds, self.image_dir)
+                        for (dc, _name, _w), refs in self._resolved.items()
+                        for ds in refs]
+            self._partials.request(dirs, image=image)
 
     # Datastore selection -------------------------------------------------
 
@@ -246,7 +274,7 @@ class Store(driver.Store):
             if self.http.size(final) is not None:
                 raise exceptions.Duplicate(image=image_id)
             self._ensure_directory(final.parent())
-            temp = final.sibling('.%s.%s.part' % (image_id, uuid.uuid4().hex))
+            temp = final.sibling(partials.temp_name(image_id))
             checksum = utils.get_hasher('md5', False)
             multihash = utils.get_hasher(hashing_algo, False)
             updates = [checksum.update, multihash.update]
@@ -255,11 +283,12 @@ class Store(driver.Store):
             started = time.monotonic()
             source = _Source(image_file, image_size, self.WRITE_CHUNKSIZE)
             try:
-                with digest.ParallelDigest(updates) as hashes:
-                    self.http.put(temp, source.chunks(hashes.update),
-                                  size=image_size or None)
-                    hashes.finish()
-                self.files.move(temp, final, force=False)
+                with partials.uploading(temp):
+                    with digest.ParallelDigest(updates) as hashes:
+                        self.http.put(temp, source.chunks(hashes.update),
+                                      size=image_size or None)
+                        hashes.finish()
+                    self.files.move(temp, final, force=False)
             except BaseException as e:
                 self.files.delete_quietly(temp)
                 if isinstance(e, errors.AlreadyExists):
@@ -267,6 +296,8 @@ class Store(driver.Store):
                 if source.error is not None:
                     raise source.error from None
                 raise
+            finally:
+                self._sweep_partials()
         seconds = time.monotonic() - started
         LOG.info('vsphere store: stored image %s (%d bytes) as %s in %.1f s',
                  image_id, source.size, final, seconds)
@@ -305,8 +336,11 @@ class Store(driver.Store):
     @capabilities.check
     def delete(self, location, context=None):
         dsfile = self._checked_file(location)
-        with _backend_errors('delete %s' % dsfile):
-            self.files.delete(dsfile)
+        try:
+            with _backend_errors('delete %s' % dsfile):
+                self.files.delete(dsfile)
+        finally:
+            self._sweep_partials(image=(dsfile.parent(), dsfile.name))
         LOG.info('vsphere store: deleted %s', dsfile)
 
 
