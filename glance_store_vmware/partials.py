@@ -297,7 +297,10 @@ class Reclaimer:
             mono = self._clock()
             state.next_at = mono + self.interval
             if young:
-                soonest = min(left for _entry, left in young)
+                # A file dated in the future (clock skew) must not push
+                # the next sweep further out than max_age.
+                soonest = min(min(left for _entry, left in young),
+                              self.max_age)
                 state.next_at = max(state.next_at,
                                     mono + soonest + _FOLLOW_UP_SLACK)
             # (A request that came during the sweep already set wanted.)

@@ -337,3 +337,10 @@ def test_a_forked_child_starts_its_own_worker(reclaimer, fake, clock,
 
 def test_uuid4_hex_is_what_the_pattern_expects():
     assert partials.image_of('.x.%s.part' % uuid.uuid4().hex) == 'x'
+
+
+def test_a_file_dated_in_the_future_does_not_delay_the_next_sweep(
+        reclaimer, fake, clock):
+    fake.add(part(token='f' * 32), -10 * MAX_AGE)
+    sweep(reclaimer, DIR)
+    assert reclaimer._dirs[DIR].next_at <= clock.now + MAX_AGE + 10
