@@ -174,7 +174,9 @@ def test_delete_reclaims_that_image_s_partials_at_once(vcsim, ds0):
     store.delete(location(store, uri))
     idle(store)
     # Within the interval: only the deleted image's old partial goes.
-    assert files_under(ds0) == sorted([young, theirs])
+    left = files_under(ds0)
+    assert mine not in left
+    assert left == sorted([young, theirs])
 
 
 @pytest.fixture
