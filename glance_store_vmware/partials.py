@@ -41,6 +41,7 @@ import re
 import threading
 import time
 import uuid
+import weakref
 
 from glance_store_vmware.vsphere import errors
 
@@ -62,6 +63,17 @@ _FOLLOW_UP_SLACK = 5.0
 # (two backends may use the same directory).
 _uploading = set()
 _uploading_lock = threading.Lock()
+
+
+def _forget_uploads_after_fork():
+    # A forked child continues none of its parent's uploads, and a lock
+    # another thread held at the fork would stay held.
+    global _uploading_lock
+    _uploading_lock = threading.Lock()
+    _uploading.clear()
+
+
+os.register_at_fork(after_in_child=_forget_uploads_after_fork)
 
 
 def temp_name(image_id):
@@ -154,6 +166,8 @@ class Reclaimer:
         self._worker = None
         self._busy = False
         self._pid = os.getpid()
+        me = weakref.ref(self)
+        os.register_at_fork(after_in_child=lambda: me() and me()._forked())
 
     # Called by the store; never raises, never waits for vCenter. --------
 
@@ -198,9 +212,17 @@ class Reclaimer:
 
     # The worker. --------------------------------------------------------
 
+    def _forked(self):
+        # A forked child (e.g. a uwsgi worker of a master that configured
+        # the store) has the parent's state but not its thread, and maybe
+        # a lock that thread held.
+        self._cond = threading.Condition()
+        self._pid = os.getpid()
+        self._worker = None
+        self._busy = False
+
     def _after_fork(self):
-        # A forked child has the parent's state but not its thread.
-        if self._pid != os.getpid():
+        if self._pid != os.getpid():   # forked without the at-fork hook
             self._pid = os.getpid()
             self._worker = None
             self._busy = False

@@ -344,3 +344,26 @@ def test_a_file_dated_in_the_future_does_not_delay_the_next_sweep(
     fake.add(part(token='f' * 32), -10 * MAX_AGE)
     sweep(reclaimer, DIR)
     assert reclaimer._dirs[DIR].next_at <= clock.now + MAX_AGE + 10
+
+
+def test_a_forked_child_has_a_fresh_lock_and_no_uploads(fake):
+    import os
+    r = partials.Reclaimer(fake, max_age=MAX_AGE, interval=INTERVAL)
+    temp = DIR.child(part())
+    read, write = os.pipe()
+    with partials.uploading(temp):
+        r._cond.acquire()        # as if a sweeper held it at the fork
+        try:
+            pid = os.fork()
+            if pid == 0:         # the child
+                ok = (r._cond.acquire(timeout=2)
+                      and not partials.is_uploading(temp)
+                      and r._worker is None)
+                os.write(write, b'1' if ok else b'0')
+                os._exit(0)
+        finally:
+            r._cond.release()
+    os.close(write)
+    os.waitpid(pid, 0)
+    assert os.read(read, 1) == b'1'
+    os.close(read)
