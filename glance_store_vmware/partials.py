@@ -304,7 +304,7 @@ class Reclaimer:
                 continue
             reclaimed += 1
             LOG.info('%s: removed abandoned partial upload %s (%s bytes, '
-                     'last written %s, %d s before vCenter\'s clock)',
+                     'last written %s, %d s ago by vCenter\'s clock)',
                      self.label, dsfile, entry.size,
                      entry.modified.isoformat(),
                      (now - entry.modified).total_seconds())

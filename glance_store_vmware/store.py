@@ -16,6 +16,8 @@ Uploads go to a hidden temporary name next to the image and are renamed
 into place (MoveDatastoreFile_Task without ``force``) only when complete,
 so readers never see a partial image, a failed upload leaves nothing
 behind, and two uploads of the same image id cannot overwrite each other.
+Temporary files that a killed process or a failed cleanup left behind are
+reclaimed in the background (``partials``).
 """
 
 import contextlib

@@ -17,6 +17,13 @@ Files are planted on the datastore and aged with ``os.utime`` (the
 simulator's clock, which ``CurrentTime`` reports, is this machine's).  The
 store's schedule runs on the monotonic clock; tests move it forward
 (``advance``) instead of waiting for the interval.
+
+The patched simulator streams a ``/folder`` PUT to its own temporary file
+(``.<name>.upload-*``, never a candidate) and renames it to the ``.part``
+name only when the body is complete, so here a ``.part`` file exists from
+the last byte until the store's rename: the window a killed glance-api
+leaves behind.  A real datastore shows the growing file under the
+``.part`` name, with its modification time moving.
 """
 
 import io
