@@ -322,3 +322,29 @@ def test_a_failed_cleanup_is_eventually_reclaimed(vcsim, ds0, proxy,
     advance(store, MAX_AGE + INTERVAL)
     idle(store)
     assert files_under(ds0) == []
+
+
+def test_list_directory_reports_files_sizes_and_modification_times(
+        vcsim, ds0):
+    from glance_store_vmware.vsphere import files
+    from glance_store_vmware.vsphere import inventory
+    from glance_store_vmware.vsphere import paths
+    from glance_store_vmware.vsphere import session
+    s = session.Session(vcsim.host, vcsim.username, vcsim.password,
+                        port=vcsim.port, ca_file=vcsim.ca_file)
+    dsfiles = files.DatastoreFiles(s, inventory.Inventory(s))
+    plant(ds0, '%s/.a.part' % IMAGE_DIR, OLD, data=b'12345')
+    plant(ds0, '%s/image' % IMAGE_DIR, 60, data=b'1')
+    plant(ds0, '%s/sub/inside' % IMAGE_DIR, 0)
+    directory = paths.DatastoreFile('DC0', 'LocalDS_0', IMAGE_DIR)
+    now = dsfiles.server_time()
+    found = {e.name: e for e in dsfiles.list_directory(directory)}
+    assert sorted(found) == ['.a.part', 'image']   # no sub-directory
+    assert found['.a.part'].size == 5 and found['image'].size == 1
+    age = (now - found['.a.part'].modified).total_seconds()
+    assert OLD - 5 < age < OLD + 5
+    assert abs(time.time() - now.timestamp()) < 5
+    with pytest.raises(errors.NotFound):
+        dsfiles.list_directory(paths.DatastoreFile('DC0', 'LocalDS_0',
+                                                   'missing'))
+    s.close()
