@@ -163,7 +163,7 @@ class DatastoreFiles:
                 continue
             size = getattr(info, 'fileSize', None)
             entries.append(DirectoryEntry(
-                name=info.path,
+                name=str(info.path),
                 size=None if size is None else int(size),
                 modified=utc(getattr(info, 'modification', None))))
         return entries
