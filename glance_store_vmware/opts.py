@@ -110,6 +110,30 @@ NEW_OPTS = [
         help='Seconds after which a configured datastore or datastore '
              'cluster that could not be found is looked up again. Missing '
              'datastores are logged and skipped; the others stay in use.'),
+    cfg.IntOpt(
+        'vmware_partial_file_max_age', default=3600, min=1,
+        help='Seconds after its last write at which a partial upload '
+             '(``.<image id>.<32 hex digits>.part`` directly in '
+             '``vmware_store_image_dir``) counts as abandoned by a killed '
+             'glance-api or a failed cleanup, and is removed by the store. '
+             'Age is the datastore\'s modification time measured against '
+             'vCenter\'s clock. An upload in progress keeps writing its '
+             'file, and one that stalls is aborted after '
+             '``vmware_http_timeout``, which this option must exceed; keep '
+             'a wide margin for the final rename and for clock skew '
+             'between ESXi hosts and vCenter. Files that this glance-api '
+             'process is uploading are never removed.'),
+    cfg.IntOpt(
+        'vmware_partial_file_sweep_interval', default=600, min=0,
+        help='Seconds between two sweeps of a datastore\'s image directory '
+             'for abandoned partial uploads, by each glance-api process. '
+             'Sweeps run in the background, asked for by uploads, deletes '
+             'and start-up, and come back on their own while partial files '
+             'younger than ``vmware_partial_file_max_age`` remain or a '
+             'sweep failed. With a glance-api running, an abandoned partial '
+             'upload is removed at most ``vmware_partial_file_max_age`` plus '
+             'this interval after its last write (70 minutes with the '
+             'defaults), once vCenter is reachable. 0 turns sweeping off.'),
 ]
 
 STORE_OPTS = LEGACY_OPTS + NEW_OPTS

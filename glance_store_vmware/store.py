@@ -16,12 +16,13 @@ Uploads go to a hidden temporary name next to the image and are renamed
 into place (MoveDatastoreFile_Task without ``force``) only when complete,
 so readers never see a partial image, a failed upload leaves nothing
 behind, and two uploads of the same image id cannot overwrite each other.
+Temporary files that a killed process or a failed cleanup left behind are
+reclaimed in the background (``partials``).
 """
 
 import contextlib
 import logging
 import time
-import uuid
 
 from glance_store import capabilities
 from glance_store import driver
@@ -33,6 +34,7 @@ from oslo_utils import units
 from glance_store_vmware import digest
 from glance_store_vmware import location as vs_location
 from glance_store_vmware import opts
+from glance_store_vmware import partials
 from glance_store_vmware import store_config
 from glance_store_vmware.vsphere import errors
 from glance_store_vmware.vsphere import files
@@ -102,6 +104,7 @@ class Store(driver.Store):
         self.targets = None
         self._ca_problem = None
         self._made_dirs = set()
+        self._partials = None
 
     def get_schemes(self):
         return (vs_location.SCHEME,)
@@ -165,6 +168,7 @@ class Store(driver.Store):
             image_dir=self.image_dir, datastores=self.targets.allowed)
         self._url_prefix = vs_location.url_prefix(
             self.session.host, self.session.port, self.image_dir)
+        self._partials = self._reclaimer()
         super().configure(re_raise_bsc=re_raise_bsc)
 
     def configure_add(self):
@@ -179,6 +183,30 @@ class Store(driver.Store):
         except errors.VSphereError as e:
             self.log.warning('cannot look up the configured datastores yet, '
                              'they are looked up on first use: %s', e)
+        self._sweep_partials()
+
+    def _reclaimer(self):
+        conf = self.store_conf
+        if conf.vmware_partial_file_max_age <= conf.vmware_http_timeout:
+            raise self._bad_config(
+                'vmware_partial_file_max_age (%d s) must be larger than '
+                'vmware_http_timeout (%d s), or uploads in progress could '
+                'be taken for abandoned' % (conf.vmware_partial_file_max_age,
+                                            conf.vmware_http_timeout))
+        if not conf.vmware_partial_file_sweep_interval:
+            return None
+        return partials.Reclaimer(
+            self.files, max_age=conf.vmware_partial_file_max_age,
+            interval=conf.vmware_partial_file_sweep_interval,
+            label=self.label)
+
+    def _sweep_partials(self, image=None):
+        """Ask (in the background) for sweeps for abandoned partial
+        uploads in the image directories of the datastores found so far."""
+        if self._partials is not None:
+            dirs = [paths.DatastoreFile(dc, ds, self.image_dir)
+                    for dc, ds in self.targets.resolved()]
+            self._partials.request(dirs, image=image)
 
     # Datastore selection -------------------------------------------------
 
@@ -257,7 +285,7 @@ class Store(driver.Store):
             if self.http.size(final) is not None:
                 raise exceptions.Duplicate(image=image_id)
             self._ensure_directory(final.parent())
-            temp = final.sibling('.%s.%s.part' % (image_id, uuid.uuid4().hex))
+            temp = final.sibling(partials.temp_name(image_id))
             checksum = utils.get_hasher('md5', False)
             multihash = utils.get_hasher(hashing_algo, False)
             updates = [checksum.update, multihash.update]
@@ -266,11 +294,12 @@ class Store(driver.Store):
             started = time.monotonic()
             source = _Source(image_file, image_size, self.WRITE_CHUNKSIZE)
             try:
-                with digest.ParallelDigest(updates) as hashes:
-                    self.http.put(temp, source.chunks(hashes.update),
-                                  size=image_size or None)
-                    hashes.finish()
-                self.files.move(temp, final, force=False)
+                with partials.uploading(temp):
+                    with digest.ParallelDigest(updates) as hashes:
+                        self.http.put(temp, source.chunks(hashes.update),
+                                      size=image_size or None)
+                        hashes.finish()
+                    self.files.move(temp, final, force=False)
             except BaseException as e:
                 self.files.delete_quietly(temp)
                 # The directory may have gone: make sure of it next time.
@@ -281,6 +310,8 @@ class Store(driver.Store):
                 if source.error is not None:
                     raise source.error from None
                 raise
+            finally:
+                self._sweep_partials()
         seconds = time.monotonic() - started
         self.log.info('stored image %s (%d bytes) as %s in %.1f s',
                       image_id, source.size, final, seconds)
@@ -319,8 +350,11 @@ class Store(driver.Store):
     @capabilities.check
     def delete(self, location, context=None):
         dsfile = self._checked_file(location)
-        with self._errors('delete %s' % dsfile, 'delete'):
-            self.files.delete(dsfile)
+        try:
+            with self._errors('delete %s' % dsfile, 'delete'):
+                self.files.delete(dsfile)
+        finally:
+            self._sweep_partials(image=(dsfile.parent(), dsfile.name))
         self.log.info('deleted %s', dsfile)
 
     # Errors --------------------------------------------------------------

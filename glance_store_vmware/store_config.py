@@ -171,6 +171,13 @@ class Targets:
             return [self._problems[t] for t in self._targets
                     if t in self._problems]
 
+    def resolved(self):
+        """``(datacenter, datastore)`` of every datastore found so far,
+        without asking vCenter."""
+        with self._lock:
+            return [(t.datacenter, ds) for t in self._targets
+                    if t in self._resolved for ds in self._resolved[t]]
+
     def allowed(self):
         """``(datacenter, datastore)`` pairs whose images may be read and
         deleted: the entries, and the members of datastore clusters."""

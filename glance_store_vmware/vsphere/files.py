@@ -10,9 +10,12 @@
 # License for the specific language governing permissions and limitations
 # under the License.
 
-"""Datastore file operations through vCenter's FileManager and
-VirtualDiskManager, each waiting for its task and translating faults."""
+"""Datastore file operations through vCenter's FileManager,
+VirtualDiskManager and datastore browsers, each waiting for its task and
+translating faults."""
 
+import dataclasses
+import datetime
 import time
 
 from oslo_vmware import exceptions as vexc
@@ -25,6 +28,19 @@ _FAULTS = {
     'FileAlreadyExists': errors.AlreadyExists,
     'DuplicateName': errors.AlreadyExists,
 }
+
+
+@dataclasses.dataclass(frozen=True)
+class DirectoryEntry:
+    """A file found in a datastore directory.
+
+    ``modified`` is the datastore's modification time (timezone-aware,
+    UTC), or None if the datastore did not report one.
+    """
+
+    name: str
+    size: int | None
+    modified: datetime.datetime | None
 
 
 class DatastoreFiles:
@@ -110,6 +126,58 @@ class DatastoreFiles:
                                    datacenter=dc(dsfile.datacenter),
                                    spec=spec))
 
+    def list_directory(self, dsdir):
+        """The files directly in a datastore directory, with their sizes
+        and modification times, as ``[DirectoryEntry]``; sub-directories
+        are left out.  NotFound if the directory or datastore is missing.
+
+        One SearchDatastore_Task of the datastore's browser.
+        """
+        def browser():
+            datastore = self._inventory.datastores(dsdir.datacenter).get(
+                dsdir.datastore)
+            if datastore is None:
+                raise errors.NotFound('datacenter %r has no datastore %r'
+                                      % (dsdir.datacenter, dsdir.datastore))
+            try:
+                return self._session.invoke_util(
+                    vim_util, 'get_object_property', datastore, 'browser')
+            except vexc.VimException as e:
+                raise _translate(e, 'SearchDatastore_Task', dsdir) from None
+        factory = self._session.vim.client.factory
+        spec = factory.create('ns0:HostDatastoreBrowserSearchSpec')
+        details = factory.create('ns0:FileQueryFlags')
+        details.fileSize = True
+        details.modification = True
+        details.fileType = True     # tells directories (FolderFileInfo)
+        details.fileOwner = False
+        spec.details = details
+        result = self._task('SearchDatastore_Task',
+                            self._inventory.refreshing(browser), dsdir,
+                            lambda _dc: dict(datastorePath=dsdir.ds_path,
+                                             searchSpec=spec))
+        entries = []
+        for info in getattr(result, 'file', None) or []:
+            if type(info).__name__ == 'FolderFileInfo':
+                continue
+            size = getattr(info, 'fileSize', None)
+            entries.append(DirectoryEntry(
+                name=str(info.path),
+                size=None if size is None else int(size),
+                modified=utc(getattr(info, 'modification', None))))
+        return entries
+
+    def server_time(self):
+        """vCenter's own clock (ServiceInstance.CurrentTime), timezone-aware
+        UTC: what datastore modification times are compared with."""
+        instance = vim_util.get_moref('ServiceInstance', 'ServiceInstance')
+        now = utc(self._call('CurrentTime', instance, 'the vCenter clock',
+                             lambda _dc: {}))
+        if now is None:
+            raise errors.VSphereError('vCenter %s sent no current time'
+                                      % self._session.host)
+        return now
+
     def _call(self, method, target, subject, arguments):
         """Start ``method``; ``arguments(datacenter_ref_of)`` builds its
         keyword arguments, again with fresh references if vCenter says a
@@ -151,6 +219,16 @@ class DatastoreFiles:
                 raise cls('%s of %s failed: %s' % (method, subject, message))
             time.sleep(delay)
             delay = min(delay * 2, self._max_poll_interval)
+
+
+def utc(value):
+    """A SOAP dateTime as a timezone-aware UTC datetime; one without a
+    time zone is taken as UTC, as vSphere means it."""
+    if not isinstance(value, datetime.datetime):
+        return None
+    if value.tzinfo is None:
+        return value.replace(tzinfo=datetime.timezone.utc)
+    return value.astimezone(datetime.timezone.utc)
 
 
 def _translate(exc, method, subject):

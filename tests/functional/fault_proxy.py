@@ -82,8 +82,10 @@ class FaultProxy:
             self.requests = collections.Counter()     # by (part, method)
 
     def start(self):
+        """Start listening; a restart after ``stop`` keeps the port, so
+        clients configured with it reach the proxy again."""
         self._stopping.clear()
-        self._server = _Server((self.host, 0), _Handler)
+        self._server = _Server((self.host, self.port or 0), _Handler)
         self._server.proxy = self
         self.port = self._server.server_address[1]
         self._thread = threading.Thread(

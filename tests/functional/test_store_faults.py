@@ -185,5 +185,7 @@ def test_proxy_stops_cleanly(vcsim, test_ca):
     store.add('img-t', io.BytesIO(b'abc'), 3, 'md5')
     proxy.stop()
     proxy.stop()
-    assert set(threading.enumerate()) - before == set()
+    # The store's own sweeper for partial uploads is not the proxy's.
+    assert {t for t in set(threading.enumerate()) - before
+            if t.name != 'vsphere-partials'} == set()
     assert os.path.exists(vcsim.datastore_dir('LocalDS_0'))

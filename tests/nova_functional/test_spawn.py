@@ -177,8 +177,7 @@ def test_second_compute_node_racing_uses_the_winners_copy(
     # The other node: its own vCenter session, same datastore and cache.
     other = handler.ImageHandler(
         session.Session(vcsim.host, vcsim.username, vcsim.password,
-                        port=vcsim.port, ca_file=vcsim.ca_file,
-                        task_poll_interval=0.05),
+                        port=vcsim.port, ca_file=vcsim.ca_file),
         handler.HandlerConfig(host=vcsim.host, port=vcsim.port))
     target = handler.CacheTarget('DC0', 'LocalDS_0', CACHE)
     image = handler.Image(image_id, len(data))

@@ -37,6 +37,8 @@ NEW_NAMES = [
     'vmware_api_timeout',
     'vmware_http_pool_size',
     'vmware_datastore_recheck_interval',
+    'vmware_partial_file_max_age',
+    'vmware_partial_file_sweep_interval',
 ]
 
 
@@ -128,6 +130,8 @@ def test_deprecated_insecure_name_still_works(tmp_path):
     ('vmware_http_timeout', 0),
     ('vmware_http_pool_size', 0),
     ('vmware_datastore_recheck_interval', 0),
+    ('vmware_partial_file_max_age', 0),
+    ('vmware_partial_file_sweep_interval', -1),
 ])
 def test_new_options_refuse_out_of_range_values(name, value):
     conf = cfg.ConfigOpts()

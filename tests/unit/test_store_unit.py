@@ -17,6 +17,7 @@ Only the vSphere objects (Session, Inventory, DatastoreFiles and
 DatastoreHTTP) are replaced; the store's own code runs unchanged.
 """
 
+import datetime
 import hashlib
 import io
 import types
@@ -132,6 +133,10 @@ def make_store(inv, datastores, backend=None, re_raise_bsc=True,
         conf.set_override(name, value, group=group)
     http = mock.Mock(name='DatastoreHTTP')
     dsfiles = mock.Mock(name='DatastoreFiles')
+    # Background sweeps for abandoned partial uploads find nothing.
+    dsfiles.list_directory.return_value = []
+    dsfiles.server_time.return_value = datetime.datetime.now(
+        datetime.timezone.utc)
     with mock.patch.object(store_mod.vs_session, 'Session', FakeSession), \
             mock.patch.object(store_mod.inventory, 'Inventory',
                               return_value=inv), \
@@ -620,3 +625,70 @@ def test_get_size_of_a_missing_image_is_not_found():
     store.http.size.return_value = None
     with pytest.raises(exceptions.NotFound):
         store.get_size(located(store, image_url()))
+
+
+# Abandoned partial uploads ------------------------------------------------
+
+@pytest.mark.parametrize('max_age, timeout', [(120, 120), (60, 120)])
+def test_partial_file_max_age_must_exceed_the_http_timeout(max_age, timeout):
+    inv = FakeInventory()
+    inv.add('dc1', 'ds1', 10 * GiB)
+    with pytest.raises(exceptions.BadStoreConfiguration,
+                       match='vmware_partial_file_max_age'):
+        make_store(inv, ['dc1:ds1'], vmware_partial_file_max_age=max_age,
+                   vmware_http_timeout=timeout)
+
+
+def test_defaults_reclaim_partials_within_seventy_minutes():
+    store = adding_store()
+    assert store._partials.max_age == 3600
+    assert store._partials.interval == 600
+    assert store._partials.max_age > store.store_conf.vmware_http_timeout
+
+
+def test_a_zero_sweep_interval_turns_sweeping_off():
+    store = adding_store(vmware_partial_file_sweep_interval=0)
+    assert store._partials is None
+    store.add(UUID, io.BytesIO(b'abcde'), 5, 'sha256')   # still works
+
+
+def test_add_marks_its_temporary_file_while_uploading_and_renaming():
+    store = adding_store()
+    seen = []
+
+    def put(dsfile, chunks, size=None):
+        list(chunks)
+        seen.append(store_mod.partials.is_uploading(dsfile))
+
+    store.http.put.side_effect = put
+    store.files.move.side_effect = lambda src, dst, force: seen.append(
+        store_mod.partials.is_uploading(src))
+    store.add(UUID, io.BytesIO(b'abcde'), 5, 'sha256')
+    temp = store.http.put.call_args.args[0]
+    assert seen == [True, True]
+    assert not store_mod.partials.is_uploading(temp)
+    assert store_mod.partials.image_of(temp.name) == UUID
+
+
+@pytest.mark.parametrize('fail', [False, True])
+def test_add_asks_for_a_sweep_of_the_image_directories(fail):
+    store = adding_store()
+    store._partials = mock.Mock()
+    if fail:
+        store.files.move.side_effect = errors.VSphereError('down')
+    try:
+        store.add(UUID, io.BytesIO(b'abcde'), 5, 'sha256')
+    except exceptions.BackendException:
+        assert fail
+    store._partials.request.assert_called_once_with(
+        [paths.DatastoreFile('dc1', 'ds1', 'openstack_glance')], image=None)
+
+
+def test_delete_asks_for_a_sweep_of_the_image_s_partials():
+    store = adding_store()
+    store.select_datastore(1)
+    store._partials = mock.Mock()
+    store.delete(located(store, image_url()))
+    directory = paths.DatastoreFile('dc1', 'ds1', 'openstack_glance')
+    store._partials.request.assert_called_once_with(
+        [directory], image=(directory, UUID))

@@ -24,6 +24,8 @@ STORE_METHODS = frozenset({
     'MoveDatastoreFile_Task',
     'CopyDatastoreFile_Task',
     'CopyVirtualDisk_Task',
+    'SearchDatastore_Task',          # list_directory
+    'CurrentTime',                   # server_time
     # vsphere/inventory.py
     'FindByInventoryPath',
     'RetrievePropertiesEx',          # get_object_property, get_properties_...
