@@ -177,6 +177,14 @@ HANDLER_OPTS = [
         help='Before asking Glance, look for the image in Nova\'s image '
              'cache on the other datastores of the datacenter and copy it '
              'from there.'),
+    cfg.IntOpt(
+        'vcenter_timeout', default=30, min=1,
+        help='Seconds to wait for vCenter to accept a connection or answer '
+             'a SOAP call of the image handler. Nova\'s own vCenter session '
+             '(shared by the handler) has no such limit; this driver gives '
+             'it this one when it has none, so that a vCenter that stops '
+             'answering fails the copy attempt (and Nova falls back to its '
+             'Glance download) instead of holding the spawn for good.'),
     cfg.BoolOpt(
         'use_locations_api', default=True,
         help='Ask Glance\'s ``GET /v2/images/{id}/locations`` (Glance '

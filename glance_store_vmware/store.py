@@ -383,12 +383,13 @@ class Store(driver.Store):
             self.log.error('cannot %s: %s', what, e.msg)
             raise
         except (errors.Unreachable, errors.StaleReference,
-                errors.NotAuthenticated, errors.ConfigurationError,
-                store_config.Mistake) as e:
+                errors.ConnectionLost, errors.NotAuthenticated,
+                errors.ConfigurationError, store_config.Mistake) as e:
             reason = 'cannot %s: %s' % (what, store_config.explain(e))
             self.log.error('%s', reason)
             table = (_UNREACHABLE if isinstance(e, (errors.Unreachable,
-                                                    errors.StaleReference))
+                                                    errors.StaleReference,
+                                                    errors.ConnectionLost))
                      else _MISCONFIGURED)
             raise table[op](message='%s: %s' % (self.label, reason)) \
                 from None

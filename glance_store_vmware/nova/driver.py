@@ -122,7 +122,8 @@ def make_image_handler(nova_session, config=None, conf=CONF):
     """An image handler sharing Nova's vCenter session."""
     shared = session_mod.Session.from_api(
         nova_session, conf.vmware.host_ip, port=conf.vmware.host_port,
-        ca_file=conf.vmware.ca_file, insecure=conf.vmware.insecure)
+        ca_file=conf.vmware.ca_file, insecure=conf.vmware.insecure,
+        timeout=conf[GROUP].vcenter_timeout)
     inventory = inventory_mod.Inventory(shared)
     # Nova's poll interval bounds the back-off, so that a copy is seen
     # finished as soon as Nova would see any task finished.

@@ -45,3 +45,8 @@ class NotAuthenticated(VSphereError):
 
 class TransferError(VSphereError):
     """A datastore HTTP transfer failed or was cut short."""
+
+
+class ConnectionLost(TransferError):
+    """vCenter dropped the connection in the middle of a transfer (it
+    crashed, restarted, or the network broke): worth trying again later."""

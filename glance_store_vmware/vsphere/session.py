@@ -232,12 +232,23 @@ class Session:
 
     @classmethod
     def from_api(cls, api_session, host, *, port=443, ca_file=None,
-                 insecure=False, label=None):
+                 insecure=False, label=None, timeout=DEFAULT_TIMEOUT):
         """Share an oslo.vmware session another component already logged
-        in (e.g. Nova's), instead of opening a second one."""
+        in (e.g. Nova's), instead of opening a second one.
+
+        oslo.vmware leaves its SOAP transport without a timeout unless told;
+        such a session gets ``timeout`` here, or a vCenter that stops
+        answering would hold our calls (and the owner's) for good.
+        """
         self = cls(host, None, None, port=port, ca_file=ca_file,
-                   insecure=insecure, label=label)
+                   insecure=insecure, label=label, timeout=timeout)
         self._shared = api_session
+        transport = getattr(getattr(getattr(
+            api_session.vim, 'client', None), 'options', None),
+            'transport', None)
+        if transport is not None and getattr(
+                transport, '_connection_timeout', 0) is None:
+            transport._connection_timeout = timeout
         return self
 
     def __repr__(self):

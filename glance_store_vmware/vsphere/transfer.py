@@ -116,7 +116,7 @@ class DatastoreHTTP:
             if 'certificate verify failed' not in str(e).lower():
                 # A connection cut during the handshake or the body (e.g.
                 # "EOF occurred in violation of protocol"): not settings.
-                raise errors.TransferError(
+                raise errors.ConnectionLost(
                     '%s %s through %s failed: %s'
                     % (method, dsfile, where, _describe(e))) from None
             raise errors.ConfigurationError(
@@ -137,7 +137,13 @@ class DatastoreHTTP:
                 raise errors.Unreachable(
                     'cannot connect to %s for %s %s: %s'
                     % (where, method, dsfile, _describe(e))) from None
-            raise errors.TransferError(
+            if 'timed out' in str(e):
+                # vCenter stopped taking the body: a stall, not a drop.
+                raise errors.TransferError(
+                    '%s %s through %s stalled for %s s: %s'
+                    % (method, dsfile, where, timeout[1],
+                       _describe(e))) from None
+            raise errors.ConnectionLost(
                 '%s %s through %s failed: %s'
                 % (method, dsfile, where, _describe(e))) from None
         except requests.RequestException as e:

@@ -321,7 +321,7 @@ def test_redirects_are_not_followed(send):
      errors.ConfigurationError),
     # A connection cut during the handshake or the body: not settings.
     ('EOF occurred in violation of protocol (_ssl.c:2427)',
-     errors.TransferError),
+     errors.ConnectionLost),
 ])
 def test_only_certificate_failures_are_configuration_errors(send, text,
                                                             expected):
