@@ -12,9 +12,13 @@
 
 """Small helpers shared by the test suites."""
 
+import contextlib
 import hashlib
 import os
 import socket
+import threading
+import time
+import types
 
 
 def payload(size, seed=None):
@@ -36,3 +40,47 @@ def free_port(host='127.0.0.1'):
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind((host, 0))
         return s.getsockname()[1]
+
+
+@contextlib.contextmanager
+def silent_listener(host='127.0.0.1'):
+    """A TCP port that accepts connections and never answers (a server that
+    hangs); yields it as ``.port``, with the connections it took as
+    ``.accepted``."""
+    listener = socket.socket()
+    listener.bind((host, 0))
+    listener.listen(64)
+    listener.settimeout(0.1)
+    accepted = []
+    stop = threading.Event()
+
+    def accept():
+        while not stop.is_set():
+            try:
+                accepted.append(listener.accept()[0])
+            except OSError:
+                pass
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    try:
+        yield types.SimpleNamespace(port=listener.getsockname()[1],
+                                    accepted=accepted)
+    finally:
+        stop.set()
+        thread.join()
+        for conn in accepted:
+            conn.close()
+        listener.close()
+
+
+def wait_for(predicate, what, timeout=120, interval=0.2):
+    """``predicate()``'s first true value, polling; AssertionError naming
+    ``what`` after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError('timed out waiting for %s' % what)
+        time.sleep(interval)

@@ -21,8 +21,6 @@ Every store here runs on the documented defaults of the retry count
 
 import concurrent.futures
 import io
-import socket
-import threading
 import time
 
 from glance_store import exceptions
@@ -32,6 +30,7 @@ import pytest
 from tests.functional import fault_proxy
 from tests.functional import glance_setup
 from tests.helpers import payload
+from tests.helpers import silent_listener
 
 pytestmark = pytest.mark.timeout(240)
 
@@ -150,30 +149,8 @@ def test_service_recovers_after_the_outage(store, proxy, vcsim):
 
 @pytest.fixture
 def silent_server():
-    """A TCP port that accepts connections and never answers."""
-    server = socket.socket()
-    server.bind(('127.0.0.1', 0))
-    server.listen(64)
-    accepted = []
-    stop = threading.Event()
-
-    def accept():
-        server.settimeout(0.1)
-        while not stop.is_set():
-            try:
-                accepted.append(server.accept()[0])
-            except OSError:
-                pass
-    thread = threading.Thread(target=accept)
-    thread.start()
-    try:
-        yield server.getsockname()[1]
-    finally:
-        stop.set()
-        thread.join()
-        for conn in accepted:
-            conn.close()
-        server.close()
+    with silent_listener() as listener:
+        yield listener.port
 
 
 def test_start_up_against_a_silent_vcenter_is_bounded(vcsim, silent_server):

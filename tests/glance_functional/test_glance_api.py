@@ -15,7 +15,6 @@
 import hashlib
 import io
 import os
-import time
 
 from glanceclient import exc
 import pytest
@@ -23,21 +22,11 @@ import requests
 
 from tests.glance_functional.conftest import image_files
 from tests.helpers import payload
+from tests.helpers import wait_for
 
 pytestmark = pytest.mark.timeout(600)
 
 MiB = 1024 * 1024
-
-
-def wait_for(predicate, what, timeout=120):
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError('timed out waiting for %s' % what)
-        time.sleep(0.5)
 
 
 def wait_status(glance, image_id, status, timeout=120):

@@ -26,22 +26,12 @@ import pytest
 from glance_store_vmware import partials
 from tests.functional import fault_proxy
 from tests.helpers import payload
+from tests.helpers import wait_for
 
 pytestmark = pytest.mark.timeout(600)
 
 MiB = 1024 * 1024
 OLD = 2 * 3600   # beyond the default vmware_partial_file_max_age (3600 s)
-
-
-def wait_for(predicate, what, timeout=120):
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError('timed out waiting for %s' % what)
-        time.sleep(0.2)
 
 
 def test_a_killed_upload_s_partial_file_is_reclaimed_after_restart(

@@ -15,12 +15,12 @@ simulator): configuration, the fallback around the copy attempt, healing,
 and the datacenter path."""
 
 import logging
-import socket
-import threading
 import time
 from unittest import mock
 
 import pytest
+
+from tests.helpers import silent_listener
 
 MiB = 1024 * 1024
 IMG = '0c7e4a52-1d7b-4f8e-9d6a-3a3c1f0b2e11'
@@ -79,37 +79,16 @@ def test_hanging_glance_gives_up_within_the_default_timeout(driver,
     # the connection and never answers.
     from glance_store_vmware import opts
     from glance_store_vmware.nova import discovery
-    listener = socket.socket()
-    listener.bind(('127.0.0.1', 0))
-    listener.listen(8)
-    accepted = []
-    stop = threading.Event()
-
-    def accept():
-        listener.settimeout(0.2)
-        while not stop.is_set():
-            try:
-                accepted.append(listener.accept()[0])
-            except OSError:
-                pass
-    thread = threading.Thread(target=accept, daemon=True)
-    thread.start()
-    nova_conf('auth_type', 'none', 'vsphere_image_handler')
-    nova_conf('endpoint_override', 'http://127.0.0.1:%d'
-              % listener.getsockname()[1], 'vsphere_image_handler')
-    api = driver.locations_api()
-    try:
+    with silent_listener() as listener:
+        nova_conf('auth_type', 'none', 'vsphere_image_handler')
+        nova_conf('endpoint_override', 'http://127.0.0.1:%d' % listener.port,
+                  'vsphere_image_handler')
+        api = driver.locations_api()
         start = time.monotonic()
         with pytest.raises(discovery.LocationsUnavailable, match='timed out'):
             api.locations(IMG)
         elapsed = time.monotonic() - start
-    finally:
-        stop.set()
-        thread.join()
-        for conn in accepted:
-            conn.close()
-        listener.close()
-    assert accepted
+        assert listener.accepted
     assert opts.LOCATIONS_API_TIMEOUT - 1 < elapsed \
         < opts.LOCATIONS_API_TIMEOUT + 5
 

@@ -15,14 +15,13 @@ what it should be: entries a crash left incomplete, truncated entries on
 other datastores, failures that are not vSphere's, a hanging Glance."""
 
 import os
-import socket
-import threading
 import time
 import uuid
 
 import pytest
 
 from tests.helpers import files_under
+from tests.helpers import silent_listener
 from tests.nova_functional import nova_env
 from tests.nova_functional.test_spawn import CACHE
 from tests.nova_functional.test_spawn import FLAT
@@ -244,29 +243,11 @@ def test_non_vsphere_error_in_the_copy_attempt_falls_back(
 def hanging_glance(nova_conf):
     """Glance's locations API accepting connections and never answering;
     the handler's [vsphere_image_handler] timeout stays at its default."""
-    listener = socket.socket()
-    listener.bind(('127.0.0.1', 0))
-    listener.listen(8)
-    listener.settimeout(0.2)
-    held, stop = [], threading.Event()
-
-    def accept():
-        while not stop.is_set():
-            try:
-                held.append(listener.accept()[0])
-            except OSError:
-                pass
-    thread = threading.Thread(target=accept, daemon=True)
-    thread.start()
-    nova_conf('auth_type', 'none', 'vsphere_image_handler')
-    nova_conf('endpoint_override', 'http://127.0.0.1:%d'
-              % listener.getsockname()[1], 'vsphere_image_handler')
-    yield held
-    stop.set()
-    thread.join()
-    for conn in held:
-        conn.close()
-    listener.close()
+    with silent_listener() as listener:
+        nova_conf('auth_type', 'none', 'vsphere_image_handler')
+        nova_conf('endpoint_override', 'http://127.0.0.1:%d' % listener.port,
+                  'vsphere_image_handler')
+        yield listener.accepted
 
 
 def test_hanging_glance_locations_api_falls_back_within_bound(
