@@ -250,15 +250,7 @@ class Simulator:
                 if os.path.isdir(ds['dir']):
                     shutil.copytree(ds['dir'], os.path.join(
                         kept, dc['name'], ds['name']), symlinks=True)
-        proc, self._proc = self._proc, None
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGKILL if kill else signal.SIGTERM)
-            try:
-                proc.wait(self.STOP_TIMEOUT)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
-        self.exit_code = proc.returncode
+        self._end_process(signal.SIGKILL if kill else signal.SIGTERM)
         for dc in self.inventory['datacenters']:
             for ds in dc['datastores']:
                 shutil.rmtree(ds['dir'], ignore_errors=True)
@@ -327,20 +319,25 @@ class Simulator:
         return '--- vcsim stderr (tail) ---\n' + '\n'.join(
             text.splitlines()[-lines:])
 
+    def _end_process(self, signum):
+        """Send ``signum``, then SIGKILL after STOP_TIMEOUT; record the
+        exit code."""
+        proc, self._proc = self._proc, None
+        if proc.poll() is None:
+            proc.send_signal(signum)
+            try:
+                proc.wait(self.STOP_TIMEOUT)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+        self.exit_code = proc.returncode
+
     def stop(self):
         """Stop the simulator (SIGTERM, then SIGKILL after STOP_TIMEOUT) and
         remove its scratch directory. Safe to call more than once."""
-        proc, self._proc = self._proc, None
-        if proc is not None:
+        if self._proc is not None:
             stopping = time.monotonic()
-            if proc.poll() is None:
-                proc.send_signal(signal.SIGTERM)
-                try:
-                    proc.wait(self.STOP_TIMEOUT)
-                except subprocess.TimeoutExpired:
-                    proc.kill()
-                    proc.wait()
-            self.exit_code = proc.returncode
+            self._end_process(signal.SIGTERM)
             self.stop_seconds = time.monotonic() - stopping
         if self._tmpdir is not None:
             try:
