@@ -369,15 +369,7 @@ class Session:
         suspect; any answer clears it.
         """
         suspect = self._suspect
-        if suspect is None:
-            try:
-                yield
-            except errors.Unreachable as e:
-                self._suspect = str(e)
-                raise
-            self._suspect = None
-            return
-        if not self._probe.acquire(blocking=False):
+        if suspect is not None and not self._probe.acquire(blocking=False):
             raise errors.Unreachable('%s (another request is waiting for '
                                      'vCenter to answer)' % suspect)
         try:
@@ -388,7 +380,8 @@ class Session:
         else:
             self._suspect = None
         finally:
-            self._probe.release()
+            if suspect is not None:
+                self._probe.release()
 
     def invoke(self, method, *args, **kwargs):
         """Call a vSphere API method on the managed object ``args[0]``."""
