@@ -28,7 +28,6 @@ import (
 	"sync/atomic"
 	"testing"
 
-	"github.com/vmware/govmomi/find"
 	"github.com/vmware/govmomi/object"
 	"github.com/vmware/govmomi/property"
 	"github.com/vmware/govmomi/vim25/methods"
@@ -43,24 +42,9 @@ import (
 // VmdkWriteHandle does, and returns the lease and the disk's import key.
 func (e *env) importLease(name string) (types.ManagedObjectReference, string) {
 	e.t.Helper()
-	finder := find.NewFinder(e.client.Client, false)
-	finder.SetDatacenter(e.dc)
-	pool, err := finder.DefaultResourcePool(e.ctx)
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	folders, _ := e.dc.Folders(e.ctx)
-	var devices object.VirtualDeviceList
-	scsi, _ := devices.CreateSCSIController("lsilogic")
-	devices = append(devices, scsi)
-	disk := devices.CreateDisk(scsi.(types.BaseVirtualController), e.ds.Reference(), "")
-	disk.CapacityInKB = 1024
-	devices = append(devices, disk)
-	change, _ := devices.ConfigSpec(types.VirtualDeviceConfigSpecOperationAdd)
-	spec := &types.VirtualMachineImportSpec{ConfigSpec: types.VirtualMachineConfigSpec{
-		Name: name, GuestId: "otherGuest", DeviceChange: change,
-		Files: &types.VirtualMachineFileInfo{VmPathName: "[LocalDS_0]"}}}
-	lease, err := pool.ImportVApp(e.ctx, spec, folders.VmFolder, nil)
+	spec := &types.VirtualMachineImportSpec{}
+	pool, folder := e.oneDiskVM(name, &spec.ConfigSpec)
+	lease, err := pool.ImportVApp(e.ctx, spec, folder, nil)
 	if err != nil {
 		e.t.Fatal(err)
 	}
