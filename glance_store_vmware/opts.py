@@ -273,3 +273,62 @@ def keystone_opts():
 def list_nova_opts():
     """oslo.config entry point: the handler's options in nova.conf."""
     return [(HANDLER_GROUP, list(HANDLER_OPTS) + keystone_opts())]
+
+
+# The Cinder side: the VMDK volume driver, in each backend section of
+# cinder.conf (and [backend_defaults]), as Cinder's own driver options.
+
+CINDER_LOCATIONS_GROUP = 'vsphere_image_locations'
+
+CINDER_OPTS = [
+    cfg.StrOpt(
+        'vsphere_image_dir', default=STORE_IMAGE_DIR_DEFAULT,
+        help='Directory on the datastores where Glance\'s vsphere store '
+             'keeps images (the store\'s ``vmware_store_image_dir``). Only '
+             'locations of files directly in this directory are copied '
+             'inside vSphere.'),
+    cfg.MultiStrOpt(
+        'vsphere_image_datastores', default=[],
+        help='Datastores whose image locations may be copied, as '
+             '``<datacenter_path>:<datastore_or_datastore_cluster>``, in '
+             'the format of the store\'s ``vmware_datastores`` (a trailing '
+             '``:<weight>`` is ignored); may be given several times. Empty '
+             'allows every datastore of the vCenter in ``vmware_host_ip``.'),
+    cfg.ListOpt(
+        'vsphere_image_location_host_aliases', default=[],
+        help='Other names of the vCenter in ``vmware_host_ip``, as '
+             '``host`` or ``host:port``, under which Glance\'s locations may '
+             'name it (e.g. its FQDN when Cinder uses its address). '
+             'Locations naming any other host are never copied.'),
+    cfg.BoolOpt(
+        'vsphere_image_require_image_id_file_name', default=True,
+        help='Copy a location only if its file is named after the image '
+             'id, as the store writes it. Keeps an image owner from adding '
+             'a location that names another image\'s file.'),
+    cfg.IntOpt(
+        'vsphere_image_vcenter_timeout', default=30, min=1,
+        help='Seconds to wait for vCenter to accept a connection or answer '
+             'a SOAP call of the image copy. Cinder\'s own vCenter session '
+             '(shared by the copy) has no such limit; this driver gives it '
+             'this one when it has none, so that a vCenter that stops '
+             'answering fails the copy attempt (and Cinder falls back to '
+             'its upload through the volume node) instead of holding the '
+             'volume creation for good.'),
+    cfg.BoolOpt(
+        'vsphere_image_use_locations_api', default=True,
+        help='Ask Glance\'s ``GET /v2/images/{id}/locations`` (Glance '
+             '2024.2 or later) for the locations first, authenticated with '
+             'the keystone options of ``[%s]`` (a user with the '
+             '``service`` role). Used only when ``auth_type`` is set there; '
+             'if it fails, and otherwise, the locations are those Cinder\'s '
+             'image service gives (its own locations API call with the '
+             '``[glance]`` service user, else the image\'s ``direct_url`` '
+             'and ``locations``).' % CINDER_LOCATIONS_GROUP),
+]
+
+
+def list_cinder_opts():
+    """oslo.config entry point: the volume driver's options in
+    cinder.conf."""
+    return [('backend_defaults', list(CINDER_OPTS)),
+            (CINDER_LOCATIONS_GROUP, keystone_opts())]
