@@ -283,13 +283,8 @@ def test_image_service_failing_falls_back(make_driver, caplog):
 def test_copy_failing_midway_is_removed_then_cinder_uploads(make_driver,
                                                            fake, caplog):
     caplog.set_level(logging.INFO)
-    real_copy = fake.copy
-
-    def broken_copy(src, dst, force=False):
-        real_copy(src, dst, force)
-        fake.files[fake.key(dst)] = SIZE // 3  # what vCenter wrote so far
-        raise errors.TransferError('connection reset by vCenter')
-    fake.copy = broken_copy
+    fake.copies_break(SIZE // 3,
+                      errors.TransferError('connection reset by vCenter'))
     driver = make_driver()
     service = ImageService(api_shape(url()))
     copy_image(driver, service)
@@ -299,12 +294,7 @@ def test_copy_failing_midway_is_removed_then_cinder_uploads(make_driver,
 
 
 def test_short_copy_is_removed_then_cinder_uploads(make_driver, fake):
-    real_copy = fake.copy
-
-    def short_copy(src, dst, force=False):
-        real_copy(src, dst, force)
-        fake.files[fake.key(dst)] -= 1
-    fake.copy = short_copy
+    fake.copies_come_out_short(by=1)
     driver = make_driver()
     service = ImageService(api_shape(url()))
     copy_image(driver, service)

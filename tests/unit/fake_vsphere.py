@@ -49,6 +49,8 @@ class FakeVSphere:
         self.stores = {name: 'ref-' + name for name in datastores}
         self.ops = []
         self.fail = {}  # operation name -> exception
+        self.short_by = 0
+        self.break_with = None
 
     @staticmethod
     def key(f):
@@ -103,7 +105,19 @@ class FakeVSphere:
         self._op('copy', src.ds_path, dst.ds_path)
         if self.key(src) not in self.files:
             raise errors.NotFound(str(src))
-        self.files[self.key(dst)] = self.files[self.key(src)]
+        self.files[self.key(dst)] = self.files[self.key(src)] - self.short_by
+        if self.break_with is not None:
+            written, error = self.break_with
+            self.files[self.key(dst)] = written
+            raise error
+
+    def copies_come_out_short(self, by):
+        """Every later copy writes ``by`` bytes less than its source."""
+        self.short_by = by
+
+    def copies_break(self, written, error):
+        """Every later copy writes ``written`` bytes, then fails."""
+        self.break_with = (written, error)
 
     def copy_virtual_disk(self, src, dst, force=False):
         self._op('copy_virtual_disk', src.ds_path, dst.ds_path)

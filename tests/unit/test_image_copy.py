@@ -12,9 +12,7 @@
 
 """The location policy and location discovery shared by Nova and Cinder."""
 
-import http.server
 import json
-import threading
 
 from keystoneauth1 import adapter as ks_adapter
 from keystoneauth1 import session as ks_session
@@ -27,6 +25,7 @@ from glance_store_vmware.image_copy import image
 from glance_store_vmware.image_copy import policy
 from glance_store_vmware.vsphere import errors
 from glance_store_vmware.vsphere import paths
+from tests import helpers
 from tests.unit.fake_vsphere import IMG
 from tests.unit.fake_vsphere import SIZE
 from tests.unit.fake_vsphere import VC
@@ -96,37 +95,12 @@ def test_record_locations_orders_and_deduplicates():
     assert discovery.record_locations({}) == []
 
 
-class _GlanceStub(http.server.BaseHTTPRequestHandler):
-    answers = {}
-    requests = []
-
-    def do_GET(self):
-        self.requests.append((self.path, self.headers.get('X-Auth-Token')))
-        status, body = self.answers.get(self.path, (404, b'{}'))
-        self.send_response(status)
-        self.send_header('Content-Type', 'application/json')
-        self.send_header('Content-Length', str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, *args):
-        pass
-
-
 @pytest.fixture
 def glance_stub():
-    _GlanceStub.answers = {}
-    _GlanceStub.requests = []
-    server = http.server.ThreadingHTTPServer(('127.0.0.1', 0), _GlanceStub)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    adapter = ks_adapter.Adapter(
-        ks_session.Session(),
-        endpoint_override='http://127.0.0.1:%d' % server.server_port)
-    yield _GlanceStub, discovery.GlanceLocationsAPI(adapter)
-    server.shutdown()
-    server.server_close()
-    thread.join()
+    with helpers.GlanceLocationsStub() as stub:
+        adapter = ks_adapter.Adapter(ks_session.Session(),
+                                     endpoint_override=stub.url)
+        yield stub, discovery.GlanceLocationsAPI(adapter)
 
 
 def test_locations_api_returns_the_urls(glance_stub):
@@ -135,7 +109,7 @@ def test_locations_api_returns_the_urls(glance_stub):
         {'url': url(), 'metadata': {'store': 'vsphere'}},
         {'url': 'rbd://x', 'metadata': {}}]).encode())
     assert api.locations(IMG) == [url(), 'rbd://x']
-    assert stub.requests[0][0] == '/v2/images/%s/locations' % IMG
+    assert stub.requests[0] == '/v2/images/%s/locations' % IMG
 
 
 @pytest.mark.parametrize('status,hint', [(403, 'service role'),
@@ -169,12 +143,7 @@ def test_finder_prefers_the_api_and_falls_back_to_the_record(glance_stub):
 
 def test_file_copy_is_checked_and_removed_when_short():
     fake = FakeVSphere(glance_file())
-    real_copy = fake.copy
-
-    def short_copy(src, dst, force=False):
-        real_copy(src, dst, force)
-        fake.files[fake.key(dst)] -= 1
-    fake.copy = short_copy
+    fake.copies_come_out_short(by=1)
     copier = engine.CopyEngine(fake, fake)
     source = policy.LocationChooser(
         policy.PolicyConfig(VC), fake, fake.size).check(flat_image(), url())
@@ -186,13 +155,7 @@ def test_file_copy_is_checked_and_removed_when_short():
 
 def test_file_copy_failing_midway_leaves_nothing():
     fake = FakeVSphere(glance_file())
-    real_copy = fake.copy
-
-    def broken_copy(src, dst, force=False):
-        real_copy(src, dst, force)
-        fake.files[fake.key(dst)] = SIZE // 2  # what vCenter wrote so far
-        raise errors.Unreachable('connection lost')
-    fake.copy = broken_copy
+    fake.copies_break(SIZE // 2, errors.Unreachable('connection lost'))
     dest = paths.DatastoreFile('DC1', 'ds2', 'vols/v1/v1-flat.vmdk')
     src = paths.DatastoreFile('DC1', 'ds1', 'openstack_glance/' + IMG)
     with pytest.raises(errors.Unreachable):

@@ -121,12 +121,7 @@ def test_truncated_peer_cache_entry_without_location_falls_back():
 
 def test_peer_copy_is_checked_against_glances_size():
     fake = FakeVSphere(peer_entry('ds1'))
-    real_copy = fake.copy
-
-    def short_copy(src, dst, force=False):
-        real_copy(src, dst, force)
-        fake.files[fake.key(dst)] -= 512
-    fake.copy = short_copy
+    fake.copies_come_out_short(by=512)
     result = make(fake).fill_cache(flat_image(), TARGET, [])
     assert result.fell_back and 'after the copy, expected %d' % SIZE \
         in result.reason
@@ -315,12 +310,7 @@ def test_failed_copy_cleans_up_and_falls_back(failing):
 
 def test_short_copy_is_refused_and_cleaned_up():
     fake = FakeVSphere(glance_file())
-    real_copy = fake.copy
-
-    def short_copy(src, dst, force=False):
-        real_copy(src, dst, force)
-        fake.files[fake.key(dst)] -= 1
-    fake.copy = short_copy
+    fake.copies_come_out_short(by=1)
     result = make(fake).fill_cache(flat_image(), TARGET, [url()])
     assert result.fell_back and 'after the copy' in result.reason
     assert fake.under('vmware_temp') == [] and fake.under('vmware_base') == []
