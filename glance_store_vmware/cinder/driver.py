@@ -116,7 +116,13 @@ class VSphereImagesVmdkDriver(vmdk.VMwareVcVmdkDriver):
     def _make_locations_api(self):
         if not self.configuration.vsphere_image_use_locations_api:
             return None
-        return discovery.api_from_conf(CONF, LOCATIONS_GROUP)
+        try:
+            return discovery.api_from_conf(CONF, LOCATIONS_GROUP)
+        except Exception as e:
+            LOG.error('Invalid [%s] configuration: %s', LOCATIONS_GROUP,
+                      _cause(e))
+            raise exception.InvalidInput(
+                reason='[%s]: %s' % (LOCATIONS_GROUP, _cause(e)))
 
     def _get_vsphere_url(self, context, image_service, image_id):
         # Cinder's unchecked copy; _copy_image makes the checked one.

@@ -394,3 +394,39 @@ def test_driver_options_are_listed():
     assert 'auth-url' in {o.dest.replace('_', '-') for o in
                           groups[opts.CINDER_LOCATIONS_GROUP]} | {
         o.name for o in groups[opts.CINDER_LOCATIONS_GROUP]}
+
+
+def test_locations_api_is_configured_from_its_group(make_driver):
+    conf = cfg.CONF
+    group = opts.CINDER_LOCATIONS_GROUP
+    conf.set_override('auth_type', 'none', group=group)
+    conf.set_override('endpoint_override', 'http://127.0.0.1:9',
+                      group=group)
+    try:
+        driver = make_driver()
+        with mock.patch.object(vmdk.VMwareVcVmdkDriver, 'do_setup'):
+            driver.do_setup(mock.sentinel.context)
+        adapter = driver._glance_locations._adapter
+        assert adapter.session.timeout == opts.LOCATIONS_API_TIMEOUT
+        assert adapter.service_type == 'image'
+        off = make_driver(vsphere_image_use_locations_api=False)
+        with mock.patch.object(vmdk.VMwareVcVmdkDriver, 'do_setup'):
+            off.do_setup(mock.sentinel.context)
+        assert off._glance_locations is None
+    finally:
+        conf.clear_override('auth_type', group=group)
+        conf.clear_override('endpoint_override', group=group)
+
+
+def test_unknown_auth_plugin_stops_the_backend(make_driver):
+    conf = cfg.CONF
+    group = opts.CINDER_LOCATIONS_GROUP
+    conf.set_override('auth_type', 'no-such-plugin', group=group)
+    try:
+        driver = make_driver()
+        with mock.patch.object(vmdk.VMwareVcVmdkDriver, 'do_setup') as up:
+            with pytest.raises(exception.InvalidInput, match=group):
+                driver.do_setup(mock.sentinel.context)
+        up.assert_not_called()
+    finally:
+        conf.clear_override('auth_type', group=group)
