@@ -79,7 +79,6 @@ def direct_url_shape(direct, *others):
 def backend():
     """Sets options of the test backend section."""
     conf = cfg.CONF
-    conf([], project='cinder')
     set_options = []
 
     def set_option(name, value):
