@@ -49,6 +49,7 @@ from glance_store_vmware.image_copy import engine as engine_mod
 from glance_store_vmware.image_copy import image as image_mod
 from glance_store_vmware.image_copy import policy
 from glance_store_vmware.image_copy import vcenter
+from glance_store_vmware.vsphere import errors
 from glance_store_vmware.vsphere import paths
 
 LOG = logging.getLogger(__name__)
@@ -68,12 +69,6 @@ def image_from_meta(image_id, meta):
         container_format=meta.get('container_format') or 'bare',
         virtual_size=meta.get('virtual_size') or None)
 
-
-def _cause(exc):
-    """One line naming an exception, for a log message."""
-    text = ' '.join(str(exc).split())[:300]
-    name = type(exc).__name__
-    return '%s: %s' % (name, text) if text else name
 
 
 class VSphereImagesVmdkDriver(vmdk.VMwareVcVmdkDriver):
@@ -120,9 +115,9 @@ class VSphereImagesVmdkDriver(vmdk.VMwareVcVmdkDriver):
             return discovery.api_from_conf(CONF, LOCATIONS_GROUP)
         except Exception as e:
             LOG.error('Invalid [%s] configuration: %s', LOCATIONS_GROUP,
-                      _cause(e))
+                      errors.describe(e))
             raise exception.InvalidInput(
-                reason='[%s]: %s' % (LOCATIONS_GROUP, _cause(e)))
+                reason='[%s]: %s' % (LOCATIONS_GROUP, errors.describe(e)))
 
     def _get_vsphere_url(self, context, image_service, image_id):
         # Cinder's unchecked copy; _copy_image makes the checked one.
@@ -136,7 +131,7 @@ class VSphereImagesVmdkDriver(vmdk.VMwareVcVmdkDriver):
                 image_size_in_bytes, ds_name, upload_file_path)
         except Exception as e:
             LOG.debug('vSphere copy failure', exc_info=True)
-            reason = 'the vSphere copy failed: %s' % _cause(e)
+            reason = 'the vSphere copy failed: %s' % errors.describe(e)
         if reason is None:
             return
         LOG.info('Image %s is not copied inside vSphere, uploading it '
@@ -171,8 +166,8 @@ class VSphereImagesVmdkDriver(vmdk.VMwareVcVmdkDriver):
             engine.copy_file(source, dest, size)
         except Exception as e:
             LOG.warning('Image %s: copying %s to %s failed: %s', image_id,
-                        source, dest, _cause(e))
-            return 'copying from %s failed: %s' % (source, _cause(e))
+                        source, dest, errors.describe(e))
+            return 'copying from %s failed: %s' % (source, errors.describe(e))
         LOG.info('Image %s copied inside vSphere from %s to %s', image_id,
                  source, dest)
         return None
