@@ -38,6 +38,8 @@ list, or ``direct_url``).
 streamOptimized and OVA images go through Cinder's NFC import, unchanged.
 """
 
+import contextvars
+
 from cinder import exception
 from cinder.volume.drivers.vmware import vmdk
 from oslo_config import cfg
@@ -57,6 +59,13 @@ CONF = cfg.CONF
 LOCATIONS_GROUP = opts.CINDER_LOCATIONS_GROUP
 
 discovery.register_keystone_opts(CONF, LOCATIONS_GROUP)
+
+# What the volume manager gave clone_image (the image's id, locations and
+# record), for _copy_image further down the same call: no second request
+# to Glance.  A context variable, as cinder-volume serves requests
+# concurrently.
+_GIVEN = contextvars.ContextVar('glance_store_vmware_cinder_image',
+                                default=(None, None, None))
 
 
 def image_from_meta(image_id, meta):
@@ -119,6 +128,16 @@ class VSphereImagesVmdkDriver(vmdk.VMwareVcVmdkDriver):
             raise exception.InvalidInput(
                 reason='[%s]: %s' % (LOCATIONS_GROUP, errors.describe(e)))
 
+    def clone_image(self, context, volume, image_location, image_meta,
+                    image_service):
+        # Cinder's clone_image makes the volume by copy_image_to_volume.
+        token = _GIVEN.set((image_meta['id'], image_location, image_meta))
+        try:
+            return super().clone_image(context, volume, image_location,
+                                       image_meta, image_service)
+        finally:
+            _GIVEN.reset(token)
+
     def _get_vsphere_url(self, context, image_service, image_id):
         # Cinder's unchecked copy; _copy_image makes the checked one.
         return None
@@ -143,15 +162,20 @@ class VSphereImagesVmdkDriver(vmdk.VMwareVcVmdkDriver):
                          size, ds_name, file_path):
         """Copy the image's file to ``file_path`` on ``ds_name``; None if
         done, else why not.  Whatever it wrote is gone when it fails."""
-        image = image_from_meta(image_id, image_service.show(context,
-                                                             image_id))
+        given_id, given_location, given_meta = _GIVEN.get()
+        if given_id != image_id:
+            given_location = given_meta = None
+        if given_meta is None:
+            given_meta = image_service.show(context, image_id)
+        image = image_from_meta(image_id, given_meta)
         if image.size != size:
             return ('Glance gives the image %s bytes, Cinder expects %s'
                     % (image.size, size))
 
         def record():
-            direct_url, locations = image_service.get_location(context,
-                                                               image_id)
+            direct_url, locations = (
+                given_location if given_location is not None
+                else image_service.get_location(context, image_id))
             return {'direct_url': direct_url, 'locations': locations}
 
         finder = discovery.locations_finder(

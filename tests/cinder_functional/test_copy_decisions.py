@@ -429,3 +429,28 @@ def test_unknown_auth_plugin_stops_the_backend(make_driver):
         up.assert_not_called()
     finally:
         conf.clear_override('auth_type', group=group)
+
+
+def test_what_the_volume_manager_gave_clone_image_is_used(make_driver, fake,
+                                                         monkeypatch):
+    # The volume manager calls clone_image with the image's locations and
+    # record; Cinder's clone_image goes on to copy_image_to_volume, whose
+    # flat-image path calls _copy_image: Glance is not asked again.
+    def copy_image_to_volume(self, context, volume, image_service, image_id):
+        self._copy_image(context, DC_REF, image_service, image_id, SIZE,
+                         'ds2', DEST)
+    monkeypatch.setattr(vmdk.VMwareVcVmdkDriver, 'copy_image_to_volume',
+                        copy_image_to_volume)
+    driver = make_driver()
+    service = ImageService()
+    given = ImageService(api_shape(url()))
+    assert driver.clone_image(mock.sentinel.context, mock.sentinel.volume,
+                              given.locations, given.meta, service) == (
+        None, True)
+    assert service.calls == []
+    assert copies(fake) == [('copy', '[ds1] openstack_glance/' + IMG,
+                             '[ds2] ' + DEST)]
+    driver.uploads.assert_not_called()
+    # Outside that call, Glance is asked.
+    copy_image(driver, service)
+    assert service.calls == ['show', 'get_location']
