@@ -38,6 +38,11 @@ class GlanceLocationsAPI:
 
     def locations(self, image_id):
         """The location URLs of an image, or LocationsUnavailable."""
+        return [entry['url'] for entry in self.entries(image_id)]
+
+    def entries(self, image_id):
+        """The locations of an image as Glance gives them (dicts with
+        ``url`` and ``metadata``), or LocationsUnavailable."""
         try:
             resp = self._adapter.get('/v2/images/%s/locations' % image_id,
                                      raise_exc=False)
@@ -60,7 +65,7 @@ class GlanceLocationsAPI:
             ) from None
         if isinstance(body, dict):
             body = body.get('locations', [])
-        return [entry['url'] for entry in body or []
+        return [entry for entry in body or []
                 if isinstance(entry, dict) and entry.get('url')]
 
 

@@ -39,6 +39,7 @@ from oslo_log import log as logging
 from oslo_vmware import exceptions as vexc
 from oslo_vmware import vim_util as vutil
 
+from glance_store_vmware import location as loc_mod
 from glance_store_vmware import opts
 from glance_store_vmware.nova import discovery
 from glance_store_vmware.nova import handler as handler_mod
@@ -53,29 +54,12 @@ GROUP = opts.HANDLER_GROUP
 
 def register_opts(conf):
     conf.register_opts(opts.HANDLER_OPTS, group=GROUP)
-    ks_loading.register_session_conf_options(conf, GROUP)
-    ks_loading.register_auth_conf_options(conf, GROUP)
-    ks_loading.register_adapter_conf_options(conf, GROUP,
-                                             include_deprecated=False)
-    conf.set_default('service_type', 'image', group=GROUP)
-    # keystoneauth waits forever by default; a hanging Glance must not
-    # hold a spawn inside Nova's image lock.
-    conf.set_default('timeout', opts.LOCATIONS_API_TIMEOUT, group=GROUP)
+    # With a bounded timeout: a hanging Glance must not hold a spawn
+    # inside Nova's image lock.
+    opts.register_keystone_opts(conf, GROUP)
 
 
 register_opts(CONF)
-
-
-def _parse_alias(entry, default_port):
-    entry = entry.strip()
-    if entry.startswith('['):
-        host, _sep, rest = entry[1:].partition(']')
-        port = rest[1:] if rest.startswith(':') else ''
-    elif entry.count(':') == 1:
-        host, _sep, port = entry.partition(':')
-    else:
-        host, port = entry, ''
-    return host, int(port) if port else default_port
 
 
 def handler_config(conf=CONF):
@@ -87,7 +71,7 @@ def handler_config(conf=CONF):
                                               'image_datastores')
     return handler_mod.HandlerConfig(
         host=conf.vmware.host_ip, port=port,
-        host_aliases=tuple(_parse_alias(a, port)
+        host_aliases=tuple(loc_mod.parse_host_alias(a, port)
                            for a in group.location_host_aliases if a),
         image_dir=group.image_dir,
         datastores=tuple((dc, name) for dc, name, _weight in datastores),
