@@ -39,6 +39,10 @@ from glance_store_vmware.vsphere import paths
 
 COLUMNS = ('status', 'subject', 'check', 'detail', 'option')
 
+# Options without which vCenter cannot be asked.
+CONNECTION_ROLES = {'host', 'port', 'username', 'password', 'ca_file',
+                    'insecure'}
+
 PROBE_PREFIX = '.glance-store-vmware-check.'
 PROBE_DATA = b'glance-store-vmware check probe\n'
 
@@ -112,7 +116,7 @@ class SiteCheck:
         site = self.site
         for message, option in site.problems:
             self.fail(site.label, 'configuration', message, option=option)
-        if not (site.host and site.username and site.password):
+        if site.broken & CONNECTION_ROLES:
             raise _Stop()
         if not site.problems:
             self.add(output.PASS, site.label, 'configuration',
@@ -191,6 +195,8 @@ class SiteCheck:
             member = ('%s: %s' % (subject, state.name)
                       if state.name != target.name else subject)
             self._state(member, state)
+            if self.site.image_dir is None:
+                continue    # reported with the configuration
             if self.site.service == deployment.GLANCE:
                 self._image_directory(member, state)
             else:

@@ -86,12 +86,14 @@ class Site:
     # The section with keystone options for Glance's API, if any.
     glance_group: str | None = None
     problems: list = dataclasses.field(default_factory=list)
+    broken: set = dataclasses.field(default_factory=set)   # their roles
 
     def option(self, *roles):
         return ', '.join(self.options[r] for r in roles if r in self.options)
 
     def problem(self, message, *roles):
         self.problems.append((message, self.option(*roles)))
+        self.broken.update(roles)
 
     def policy(self, datastores):
         """The location policy of this site; ``datastores()`` gives the
@@ -159,11 +161,21 @@ def _image_dir(site, value):
 
 
 def _targets(site, values, option):
+    """The entries that parse; each one that does not is a problem."""
     try:
-        return store_config.parse_targets(values, option)
+        texts = opts.datastore_entry_texts(values, option)
+        if not texts:
+            return store_config.parse_targets(texts, option)
     except ValueError as e:
         site.problem(str(e), 'datastores')
         return []
+    targets = []
+    for text in texts:
+        try:
+            targets += store_config.parse_targets([text], option)
+        except ValueError as e:
+            site.problem(str(e), 'datastores')
+    return targets
 
 
 def _aliases(site, values, default_port):
@@ -173,6 +185,11 @@ def _aliases(site, values, default_port):
     except ValueError as e:
         site.problem('invalid entry: %s' % e, 'aliases')
         return ()
+
+
+def _names(options):
+    """``(name, name)`` of each option: its own role."""
+    return [(o.name, o.name) for o in options]
 
 
 def _register(conf, options, group):
@@ -204,7 +221,8 @@ def _store_site(conf, section, backend):
     site = Site(service=GLANCE, label=store_config.label(backend),
                 backend=backend, glance_group=opts.GLANCE_API_GROUP,
                 options={role: '[%s] %s' % (section, name)
-                         for role, name in _STORE_ROLES.items()})
+                         for role, name in [*_names(opts.STORE_OPTS),
+                                            *_STORE_ROLES.items()]})
     host = _required(site, group, 'vmware_server_host', 'host')
     site.host = loc_mod.normalize_host(host) if host else None
     site.username = _required(site, group, 'vmware_server_username',
@@ -296,7 +314,12 @@ def nova_sites(conf):
     _register(conf, opts.HANDLER_OPTS, opts.HANDLER_GROUP)
     opts.register_keystone_opts(conf, opts.HANDLER_GROUP)
     vmware, handler = conf.vmware, conf[opts.HANDLER_GROUP]
-    site = Site(service=NOVA, label='nova-compute', options=dict(_NOVA_ROLES),
+    options = {name: '[vmware] %s' % name
+               for name, _ in _names(NOVA_VMWARE_OPTS)}
+    options.update({name: '[%s] %s' % (opts.HANDLER_GROUP, name)
+                    for name, _ in _names(opts.HANDLER_OPTS)})
+    options.update(_NOVA_ROLES)
+    site = Site(service=NOVA, label='nova-compute', options=options,
                 glance_group=opts.HANDLER_GROUP)
     host = _required(site, vmware, 'host_ip', 'host')
     site.host = loc_mod.normalize_host(host) if host else None

@@ -40,11 +40,12 @@ def store_site(sim, *datastores):
 
 
 def write(path, source, site, extra=None):
+    """``source`` with the ``site`` values (which the documented file
+    must have) and ``extra`` options (set, added, or removed if None)."""
     with open(source) as f:
         text = f.read()
-    # The documented file must have every site value it is given.
     text = edit_ini(text, site, must_exist=True)
-    text = edit_ini(text, extra or {})
+    text = edit_ini(text, {s: o for s, o in (extra or {}).items() if o})
     with open(path, 'w') as f:
         f.write(text)
     return str(path)
@@ -54,10 +55,10 @@ def glance_conf(tmp_path, sim, datastores=('LocalDS_0',), store=None,
                 extra=None, name='glance-api.conf'):
     """etc/glance-api.conf for the simulator; ``store`` overrides
     ``[glance_store]`` options (None removes one)."""
-    values = store_site(sim, *datastores)
-    values.update(store or {})
-    return write(tmp_path / name, GLANCE_CONF, {'glance_store': values},
-                 extra)
+    extra = dict(extra or {})
+    extra['glance_store'] = dict(store or {})
+    return write(tmp_path / name, GLANCE_CONF,
+                 {'glance_store': store_site(sim, *datastores)}, extra)
 
 
 def multi_conf(tmp_path, sim, backends, extra=None):
@@ -78,8 +79,9 @@ def nova_conf(tmp_path, sim, vmware=None, handler=None, extra=None):
                        'cluster_name': '%s_C0' % dc},
             'vsphere_image_handler': {
                 'image_datastores': '%s:LocalDS_0' % dc}}
-    site['vmware'].update(vmware or {})
-    site['vsphere_image_handler'].update(handler or {})
+    extra = dict(extra or {})
+    extra.update({'vmware': dict(vmware or {}),
+                  'vsphere_image_handler': dict(handler or {})})
     return write(tmp_path / 'nova.conf', NOVA_CONF, site, extra)
 
 
