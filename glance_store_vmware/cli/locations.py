@@ -46,6 +46,11 @@ MISSING = 'missing'
 UNKNOWN = 'not checked'
 SHARED = 'shared file'
 MISNAMED = 'not named after image'
+LOCATIONS = 'vsphere_locations'
+
+SUMMARY = {'images': 'images', LOCATIONS: LOCATIONS, 'refused': REFUSED,
+           'missing': MISSING, 'not_checked': UNKNOWN,
+           'shared_files': SHARED, 'misnamed': MISNAMED}
 
 
 def add_arguments(parser):
@@ -74,8 +79,9 @@ def run(conf, args, progress):
     finally:
         checker.close()
     report.summary = counts
-    problems = sum(counts[k] for k in (REFUSED, MISSING, UNKNOWN, SHARED,
-                                       MISNAMED)) + len(counts['problems'])
+    problems = sum(counts[k] for k in ('refused', 'missing', 'not_checked',
+                                       'shared_files', 'misnamed'))
+    problems += len(counts['problems'])
     return report, output.FINDINGS if problems else output.OK
 
 
@@ -118,7 +124,7 @@ class Checker:
                     store = (entry.get('metadata') or {}).get('store')
                     if backend_only and store != backend_only:
                         continue
-                    counts['locations'] += 1
+                    counts[LOCATIONS] += 1
                     row = self._check(found.id, url, store)
                     if row is None:
                         continue
@@ -148,9 +154,7 @@ class Checker:
                                   'their image; a location added by hand '
                                   'may name another image\'s file'
                            % dsfile.name)
-        summary = {k: counts[k] for k in ('images', 'locations', REFUSED,
-                                          MISSING, UNKNOWN, SHARED,
-                                          MISNAMED)}
+        summary = {key: counts[k] for key, k in SUMMARY.items()}
         summary['problems'] = problems
         return report, summary
 
