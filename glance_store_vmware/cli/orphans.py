@@ -99,7 +99,7 @@ def age_text(seconds):
 
 def is_image_id(name):
     try:
-        return str(uuid.UUID(name)) == name.lower()
+        return str(uuid.UUID(name)) == name
     except ValueError:
         return False
 

@@ -93,7 +93,7 @@ def test_list_opts_lists_every_option_of_glance_store_group():
 
 
 def test_list_opts_lists_the_commands_glance_credentials():
-    names = [o.name for o in dict(opts.list_opts())[opts.GLANCE_API_GROUP]]
+    names = [o.dest for o in dict(opts.list_opts())[opts.GLANCE_API_GROUP]]
     for name in ('auth_type', 'auth_url', 'username', 'password',
                  'project_name', 'timeout', 'endpoint_override'):
         assert name in names
