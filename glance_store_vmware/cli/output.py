@@ -106,10 +106,18 @@ class Report:
                               indent=2, sort_keys=False)
         text = table([c.replace('_', ' ') for c in self.columns],
                      [[r[c] for c in self.columns] for r in self.rows])
-        if self.summary:
-            text += '\n' + '\n'.join('%s: %s' % (k.replace('_', ' '), v)
-                                     for k, v in self.summary.items())
+        for key, value in self.summary.items():
+            text += '\n%s:%s' % (key.replace('_', ' '),
+                                  _summary_text(key, value))
         return text
+
+
+def _summary_text(key, value):
+    if isinstance(value, list):
+        return ''.join('\n  - %s' % v for v in value) or ' none'
+    if key.endswith('_bytes') and value:
+        return ' %d (%s)' % (value, size_text(value))
+    return ' %s' % value
 
 
 class Progress:

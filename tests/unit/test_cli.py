@@ -122,6 +122,11 @@ def test_report_renders_json_rows_and_summary_and_table_summary():
     table = report.render('table')
     assert '| status | check name |' in table
     assert table.endswith('problems: 0')
+    report.summary = {'freed_bytes': 3 * units.Mi, 'problems': ['a', 'b'],
+                      'notes': []}
+    assert report.render('table').endswith(
+        'freed bytes: 3145728 (3.0 MiB)\nproblems:\n  - a\n  - b\n'
+        'notes: none')
 
 
 def test_progress_goes_to_its_stream_unless_quiet():
