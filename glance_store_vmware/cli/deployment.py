@@ -249,10 +249,10 @@ def _store_site(conf, section, backend):
         site, _read(site, group, 'vmware_store_image_dir', 'image_dir'))
     if HOST_ALIASES in group:
         site.aliases = _aliases(site, group[HOST_ALIASES], site.port)
-    if (site.partial_max_age or 0) <= (site.http_timeout or 0):
-        site.problem('must be larger than vmware_http_timeout (%s s), or '
-                     'uploads in progress could be taken for abandoned'
-                     % site.http_timeout, 'partial_max_age')
+    problem = store_config.partial_age_problem(site.partial_max_age,
+                                               site.http_timeout)
+    if problem:
+        site.problem(problem, 'partial_max_age')
     return site
 
 
