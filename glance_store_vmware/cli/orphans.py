@@ -196,7 +196,7 @@ def _candidates(connections, max_age, problems, progress):
             continue
         for _weight, dc, ds, _ref in usable:
             dsdir = paths.DatastoreFile(dc, ds, site.image_dir)
-            key = (dc, ds, dsdir.path)
+            key = (site.host, site.port, dc, ds, dsdir.path)
             if key in seen:
                 continue    # two backends sharing a directory
             seen.add(key)

@@ -28,11 +28,17 @@ import uuid
 
 
 class FakeCloud:
-    """``users`` maps a user name to ``(password, roles)``."""
+    """``users`` maps a user name to ``(password, roles)``.
 
-    def __init__(self, users, page_size=2):
+    ``image_url`` puts another Glance (a real glance-api) in the catalog;
+    ``make_token(user, roles)`` gives the tokens it accepts.
+    """
+
+    def __init__(self, users, page_size=2, image_url=None, make_token=None):
         self.users = dict(users)
         self.page_size = page_size
+        self.image_url = image_url
+        self.make_token = make_token or (lambda user, roles: uuid.uuid4().hex)
         self.images = {}        # id -> record
         self.locations = {}     # id -> [{'url', 'metadata'}]
         self.tokens = {}        # token -> roles
@@ -132,7 +138,7 @@ class FakeCloud:
         user = self.users.get(identity['name'])
         if user is None or user[0] != identity['password']:
             return self._reply(req, 401, {'error': 'bad credentials'})
-        token = uuid.uuid4().hex
+        token = self.make_token(identity['name'], user[1])
         self.tokens[token] = set(user[1])
         domain = {'id': 'default', 'name': 'Default'}
         return self._reply(req, 201, {'token': {
@@ -149,7 +155,8 @@ class FakeCloud:
                              'id': 'image-public', 'interface': 'public',
                              'region': 'RegionOne',
                              'region_id': 'RegionOne',
-                             'url': self.base + '/image'}]}]}},
+                             'url': self.image_url or (
+                                 self.base + '/image')}]}]}},
             headers={'X-Subject-Token': token})
 
     def _list(self, req, query):

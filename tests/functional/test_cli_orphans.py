@@ -188,3 +188,15 @@ def test_a_nova_conf_is_a_usage_error(vcsim, tmp_path):
                            cli_setup.nova_conf(tmp_path, vcsim))
     assert result.status == 2
     assert 'glance-api.conf' in result.stderr
+
+
+def test_two_backends_sharing_a_directory_list_it_once(vcsim, cloud,
+                                                       tmp_path):
+    lost = plant(vcsim, str(uuid.uuid4()), OLD)
+    conf = cli_setup.multi_conf(
+        tmp_path, vcsim, {'fast': ('LocalDS_0',), 'bulk': ('LocalDS_0',)},
+        extra={'vsphere_glance_api': cloud.options('admin')})
+    result = cli_setup.run('orphans', '--config-file', conf, '--delete')
+    assert result.status == 0, result.stdout + result.stderr
+    assert [r['action'] for r in result.rows('files')] == ['deleted']
+    assert not os.path.exists(lost)
