@@ -23,7 +23,6 @@ Exit status, for scripts:
   that cannot be read or configures no vSphere store.
 """
 
-import dataclasses
 import json
 import sys
 import textwrap
@@ -32,6 +31,7 @@ OK = 0
 FINDINGS = 1
 USAGE = 2
 
+# Status of a check's result line; WARN and FAIL are findings.
 PASS = 'OK'
 INFO = 'INFO'
 WARN = 'WARN'
@@ -40,21 +40,6 @@ FAIL = 'FAIL'
 
 class UsageError(Exception):
     """Bad arguments or an unusable configuration file: exit status 2."""
-
-
-@dataclasses.dataclass(frozen=True)
-class Finding:
-    """One result line of ``check``: ``option`` names what to fix."""
-
-    status: str
-    subject: str
-    check: str
-    detail: str
-    option: str = ''
-
-    @property
-    def is_problem(self):
-        return self.status in (WARN, FAIL)
 
 
 def table(columns, rows, max_width=60):
