@@ -140,7 +140,6 @@ def _read(site, group, name, role=None):
     try:
         return getattr(group, name)
     except (ValueError, cfg.Error) as e:
-        site.options.setdefault(role or name, name)
         site.problem('invalid value: %s' % e, role or name)
         return None
 
@@ -153,6 +152,8 @@ def _required(site, group, name, role):
 
 
 def _image_dir(site, value):
+    if value is None:
+        return None     # already a problem
     try:
         return '/'.join(paths.split_clean(value))
     except paths.InvalidPath as e:
