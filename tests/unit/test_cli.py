@@ -284,15 +284,23 @@ def state(name='ds1', free=10 * units.Gi, accessible=True,
                                     100 * units.Gi, accessible, mode)
 
 
-def check_site(tmp_path, conn_factory, text=GLANCE_CONF):
+def check_site(tmp_path, setup=None, text=GLANCE_CONF, states=None):
+    """``check`` of the file's first site and first datastore entry, on a
+    FakeConnection that ``setup(conn)`` may change: ``(rows, conn)``."""
     conf = conf_of(tmp_path, text)
     [site] = deployment.load(conf)
     site.targets = site.targets[:1]
     report = output.Report('findings', check.COLUMNS)
-    with mock.patch.object(deployment, 'Connection',
-                           side_effect=lambda s: conn_factory(s)):
+    made = []
+
+    def connect(site):
+        made.append(FakeConnection(site, states or [state()]))
+        if setup:
+            setup(made[-1])
+        return made[-1]
+    with mock.patch.object(deployment, 'Connection', side_effect=connect):
         check.SiteCheck(site, report, output.Progress(enabled=False)).run()
-    return report.rows
+    return report.rows, made[0] if made else None
 
 
 def problems(rows):
@@ -301,13 +309,7 @@ def problems(rows):
 
 
 def test_check_passes_and_probes_write_rename_delete(tmp_path):
-    conn = None
-
-    def factory(site):
-        nonlocal conn
-        conn = FakeConnection(site, [state()])
-        return conn
-    rows = check_site(tmp_path, factory)
+    rows, conn = check_site(tmp_path)
     assert problems(rows) == []
     assert [r['check'] for r in rows] == [
         'configuration', 'login', 'datastore state', 'free space',
@@ -333,19 +335,14 @@ def test_check_passes_and_probes_write_rename_delete(tmp_path):
 ])
 def test_check_datastore_state_findings(tmp_path, ds_state, check_name,
                                         option):
-    rows = check_site(tmp_path, lambda s: FakeConnection(s, [ds_state]))
+    rows, _conn = check_site(tmp_path, states=[ds_state])
     assert problems(rows) == [('FAIL', check_name, option)]
 
 
 def test_a_failed_rename_is_named_and_cleaned_up(tmp_path):
-    conn = None
-
-    def factory(site):
-        nonlocal conn
-        conn = FakeConnection(site, [state()])
+    def setup(conn):
         conn.files.move.side_effect = errors.VSphereError('no permission')
-        return conn
-    rows = check_site(tmp_path, factory)
+    rows, conn = check_site(tmp_path, setup)
     assert problems(rows) == [('FAIL', 'write probe',
                                '[glance_store] vmware_server_username')]
     assert 'rename failed: no permission' in rows[-1]['detail']
@@ -356,28 +353,21 @@ def test_a_failed_rename_is_named_and_cleaned_up(tmp_path):
 
 
 def test_a_probe_file_left_behind_is_a_finding(tmp_path):
-    def factory(site):
-        conn = FakeConnection(site, [state()])
+    def setup(conn):
         conn.files.list_directory.side_effect = lambda d: [
             files_mod.DirectoryEntry(
                 conn.http.put.call_args.args[0].name, 10, NOW)] \
             if conn.http.put.called else []
-        return conn
-    rows = check_site(tmp_path, factory)
+    rows, _conn = check_site(tmp_path, setup)
     assert ('FAIL', 'write probe', '[glance_store] vmware_server_username') \
         in problems(rows)
     assert 'could not remove' in rows[-1]['detail']
 
 
 def test_an_absent_image_directory_is_created_and_removed(tmp_path):
-    conn = None
-
-    def factory(site):
-        nonlocal conn
-        conn = FakeConnection(site, [state()])
+    def setup(conn):
         conn.files.list_directory.side_effect = errors.NotFound('no dir')
-        return conn
-    rows = check_site(tmp_path, factory)
+    rows, conn = check_site(tmp_path, setup)
     assert problems(rows) == []
     dsdir = conn.files.make_directory.call_args.args[0]
     assert dsdir.path == 'openstack_glance'
@@ -395,34 +385,29 @@ def test_an_absent_image_directory_is_created_and_removed(tmp_path):
      '[glance_store] vmware_server_host, [glance_store] vmware_server_port'),
 ])
 def test_login_findings_name_the_options(tmp_path, error, option):
-    def factory(site):
-        conn = FakeConnection(site, [state()])
+    def setup(conn):
         conn.files.server_time.side_effect = error
-        return conn
-    rows = check_site(tmp_path, factory)
+    rows, _conn = check_site(tmp_path, setup)
     assert problems(rows) == [('FAIL', 'login', option)]
 
 
 def test_a_missing_ca_file_stops_before_vcenter(tmp_path):
-    factory = mock.Mock()
-    rows = check_site(tmp_path, factory, GLANCE_CONF +
-                      'vmware_ca_file = /nonexistent.pem\n')
+    rows, conn = check_site(tmp_path, text=GLANCE_CONF +
+                            'vmware_ca_file = /nonexistent.pem\n')
     assert problems(rows) == [('FAIL', 'TLS', '[glance_store] '
                                'vmware_ca_file')]
-    assert not factory.called
+    assert conn is None
 
 
 def test_nova_cluster_datastores_filtered_by_regex(tmp_path):
-    def factory(site):
-        conn = FakeConnection(site, [state()])
+    def setup(conn):
         conn.inventory.cluster_datastores.return_value = {
             'ds1': 'ref-ds1', 'local-ds': 'ref-2'}
         conn.inventory.states.side_effect = lambda cands: [
             state(name) for _dc, name, _ref in cands]
-        return conn
     text = NOVA_CONF.replace('cluster_name = C1',
                              'cluster_name = C1\ndatastore_regex = ds.*')
-    rows = check_site(tmp_path, factory, text)
+    rows, _conn = check_site(tmp_path, setup, text)
     assert problems(rows) == []
     cluster = [r for r in rows if r['check'] == 'cluster']
     assert cluster[0]['detail'] == 'found; Nova places VMs on ds1'
