@@ -45,6 +45,20 @@ def normalize_host(host):
         return host.rstrip('.')
 
 
+def parse_host_alias(entry, default_port=DEFAULT_PORT):
+    """``host``, ``host:port``, ``[v6]`` or ``[v6]:port`` -> (host, port):
+    another name under which locations may name a vCenter."""
+    entry = entry.strip()
+    if entry.startswith('['):
+        host, _sep, rest = entry[1:].partition(']')
+        port = rest[1:] if rest.startswith(':') else ''
+    elif entry.count(':') == 1:
+        host, _sep, port = entry.partition(':')
+    else:
+        host, port = entry, ''
+    return host, int(port) if port else default_port
+
+
 def url_prefix(host, port, path):
     """``vsphere://host[:port]/folder/<path>``, without the query."""
     return '%s://%s%s%s' % (SCHEME, transfer.netloc(host, port),
@@ -117,21 +131,31 @@ class LocationPolicy:
 
     ``datastores`` is a callable returning the allowed
     ``(datacenter, datastore)`` pairs, so datastore clusters can be
-    expanded lazily.
+    expanded lazily.  ``aliases`` are other ``(host, port)`` names of the
+    same vCenter that locations may use.
     """
 
     host: str
     port: int
     image_dir: str
     datastores: object
+    aliases: tuple = ()
+
+    def names(self):
+        """Every ``(host, port)`` accepted for this vCenter."""
+        return [(self.host, self.port), *self.aliases]
 
     def check(self, location):
         """Return the location's file, or raise InvalidLocation."""
-        if (normalize_host(location.host) != normalize_host(self.host)
-                or location.port != self.port):
+        host = normalize_host(location.host)
+        if not any(host == normalize_host(h) and location.port == p
+                   for h, p in self.names()):
             raise InvalidLocation(
-                'location names vCenter %s:%d, not the configured %s:%d'
-                % (location.host, location.port, self.host, self.port))
+                'location names vCenter %s:%d, not the configured %s:%d%s'
+                % (location.host, location.port, self.host, self.port,
+                   ' or an alias of it (%s)' % ', '.join(
+                       '%s:%d' % a for a in self.aliases)
+                   if self.aliases else ''))
         dsfile = location.file
         if (dsfile.datacenter, dsfile.datastore) not in set(self.datastores()):
             raise InvalidLocation(

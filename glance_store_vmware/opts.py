@@ -139,9 +139,18 @@ NEW_OPTS = [
 STORE_OPTS = LEGACY_OPTS + NEW_OPTS
 
 
+# The command line's way to Glance's API, in glance-api.conf: keystoneauth
+# options (``keystone_opts``) of a user who may list every image and read
+# its locations.
+GLANCE_API_GROUP = 'vsphere_glance_api'
+
+
 def list_opts():
-    """oslo.config entry point: the options of ``[glance_store]``."""
-    return [('glance_store', [o for o in STORE_OPTS])]
+    """oslo.config entry point: the options of ``[glance_store]``, and the
+    keystone options the ``glance-store-vmware`` command reads from
+    ``[vsphere_glance_api]``."""
+    return [('glance_store', [o for o in STORE_OPTS]),
+            (GLANCE_API_GROUP, keystone_opts())]
 
 
 # The Nova side: the compute driver's image handler, in nova.conf.
@@ -292,6 +301,20 @@ def keystone_opts():
             + ks_loading.get_auth_common_conf_options()
             + ks_loading.get_auth_plugin_conf_options('password')
             + ks_loading.get_adapter_conf_options(include_deprecated=False))
+
+
+def register_keystone_opts(conf, group):
+    """Register ``keystone_opts`` in ``group`` of ``conf`` the way
+    keystoneauth's loaders read them, with Glance as the service and a
+    bounded timeout."""
+    from keystoneauth1 import loading as ks_loading
+    ks_loading.register_session_conf_options(conf, group)
+    ks_loading.register_auth_conf_options(conf, group)
+    ks_loading.register_adapter_conf_options(conf, group,
+                                             include_deprecated=False)
+    conf.set_default('service_type', 'image', group=group)
+    # keystoneauth waits forever by default.
+    conf.set_default('timeout', LOCATIONS_API_TIMEOUT, group=group)
 
 
 def list_nova_opts():

@@ -187,12 +187,10 @@ class Store(driver.Store):
 
     def _reclaimer(self):
         conf = self.store_conf
-        if conf.vmware_partial_file_max_age <= conf.vmware_http_timeout:
-            raise self._bad_config(
-                'vmware_partial_file_max_age (%d s) must be larger than '
-                'vmware_http_timeout (%d s), or uploads in progress could '
-                'be taken for abandoned' % (conf.vmware_partial_file_max_age,
-                                            conf.vmware_http_timeout))
+        problem = store_config.partial_age_problem(
+            conf.vmware_partial_file_max_age, conf.vmware_http_timeout)
+        if problem:
+            raise self._bad_config(problem)
         if not conf.vmware_partial_file_sweep_interval:
             return None
         return partials.Reclaimer(

@@ -78,6 +78,15 @@ def ca_file_problem(path):
     return None
 
 
+def partial_age_problem(max_age, http_timeout):
+    """Why ``vmware_partial_file_max_age`` is unsafe, or None."""
+    if max_age > http_timeout:
+        return None
+    return ('vmware_partial_file_max_age (%d s) must be larger than '
+            'vmware_http_timeout (%d s), or uploads in progress could be '
+            'taken for abandoned' % (max_age, http_timeout))
+
+
 @dataclasses.dataclass(frozen=True)
 class Target:
     """One ``vmware_datastores`` entry: where images may be stored."""

@@ -58,7 +58,7 @@ LOG = logging.getLogger(__name__)
 CONF = cfg.CONF
 LOCATIONS_GROUP = opts.CINDER_LOCATIONS_GROUP
 
-discovery.register_keystone_opts(CONF, LOCATIONS_GROUP)
+opts.register_keystone_opts(CONF, LOCATIONS_GROUP)
 
 # What the volume manager gave clone_image (the image's id, locations and
 # record), for _copy_image further down the same call: no second request

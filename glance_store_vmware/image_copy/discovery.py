@@ -23,7 +23,6 @@ import logging
 
 from keystoneauth1 import loading as ks_loading
 
-from glance_store_vmware import opts
 
 LOG = logging.getLogger(__name__)
 
@@ -42,6 +41,11 @@ class GlanceLocationsAPI:
 
     def locations(self, image_id):
         """The location URLs of an image, or LocationsUnavailable."""
+        return [entry['url'] for entry in self.entries(image_id)]
+
+    def entries(self, image_id):
+        """The locations of an image as Glance gives them (dicts with
+        ``url`` and ``metadata``), or LocationsUnavailable."""
         try:
             resp = self._adapter.get('/v2/images/%s/locations' % image_id,
                                      raise_exc=False)
@@ -64,7 +68,7 @@ class GlanceLocationsAPI:
             ) from None
         if isinstance(body, dict):
             body = body.get('locations', [])
-        return [entry['url'] for entry in body or []
+        return [entry for entry in body or []
                 if isinstance(entry, dict) and entry.get('url')]
 
 
@@ -96,19 +100,6 @@ def locations_finder(image_id, api=None, record=None):
                 LOG.warning('%s; using the image record instead', e)
         return record_locations(record()) if record is not None else []
     return find
-
-
-def register_keystone_opts(conf, group):
-    """Register the keystoneauth options of the locations API in
-    ``group``: a user with the ``service`` role, and how to reach Glance."""
-    ks_loading.register_session_conf_options(conf, group)
-    ks_loading.register_auth_conf_options(conf, group)
-    ks_loading.register_adapter_conf_options(conf, group,
-                                             include_deprecated=False)
-    conf.set_default('service_type', 'image', group=group)
-    # keystoneauth waits forever by default; a hanging Glance must not
-    # hold a spawn or a volume creation.
-    conf.set_default('timeout', opts.LOCATIONS_API_TIMEOUT, group=group)
 
 
 def api_from_conf(conf, group):

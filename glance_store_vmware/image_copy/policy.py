@@ -30,19 +30,6 @@ from glance_store_vmware.vsphere import errors
 LOG = logging.getLogger(__name__)
 
 
-def parse_host_alias(entry, default_port):
-    """``host``, ``host:port``, ``[v6]`` or ``[v6]:port`` → (host, port)."""
-    entry = entry.strip()
-    if entry.startswith('['):
-        host, _sep, rest = entry[1:].partition(']')
-        port = rest[1:] if rest.startswith(':') else ''
-    elif entry.count(':') == 1:
-        host, _sep, port = entry.partition(':')
-    else:
-        host, port = entry, ''
-    return host, int(port) if port else default_port
-
-
 @dataclasses.dataclass(frozen=True)
 class PolicyConfig:
     """Which locations may be copied.
@@ -72,7 +59,7 @@ class PolicyConfig:
                                                datastores_option)
         return cls(
             host=host, port=port,
-            host_aliases=tuple(parse_host_alias(a, port)
+            host_aliases=tuple(loc_mod.parse_host_alias(a, port)
                                for a in host_aliases or [] if a),
             image_dir=image_dir,
             datastores=tuple((dc, name) for dc, name, _weight in entries),
@@ -98,23 +85,13 @@ class LocationChooser:
         """
         location = loc_mod.ImageLocation.parse(url)
         cfg = self._config
-        names = [(cfg.host, cfg.port)] + [tuple(a) for a in cfg.host_aliases]
-        for host, port in names:
-            if (loc_mod.normalize_host(location.host)
-                    == loc_mod.normalize_host(host)
-                    and location.port == port):
-                break
-        else:
-            raise loc_mod.InvalidLocation(
-                'location names vCenter %s:%d, which is neither this '
-                'vCenter (%s:%d) nor a configured alias of it'
-                % (location.host, location.port, cfg.host, cfg.port))
         if cfg.datastores:
             allowed = self._allowed_datastores
         else:
             def allowed():
                 return {(location.file.datacenter, location.file.datastore)}
-        policy = loc_mod.LocationPolicy(host, port, cfg.image_dir, allowed)
+        policy = loc_mod.LocationPolicy(cfg.host, cfg.port, cfg.image_dir,
+                                        allowed, aliases=cfg.host_aliases)
         dsfile = policy.check(location)
         if cfg.require_image_id_name and dsfile.name != image.id:
             # A location naming another image's file would copy data its

@@ -51,7 +51,9 @@ GROUP = opts.HANDLER_GROUP
 
 def register_opts(conf):
     conf.register_opts(opts.HANDLER_OPTS, group=GROUP)
-    discovery.register_keystone_opts(conf, GROUP)
+    # With a bounded timeout: a hanging Glance must not hold a spawn
+    # inside Nova's image lock.
+    opts.register_keystone_opts(conf, GROUP)
 
 
 register_opts(CONF)

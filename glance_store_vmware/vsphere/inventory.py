@@ -165,13 +165,31 @@ class Inventory:
                 maintenance_mode=props.get('summary.maintenanceMode')))
         return result
 
+    def cluster_datastores(self, name):
+        """``{name: ref}`` of the datastores of the compute cluster
+        ``name``; NotFound if vCenter has no such cluster."""
+        clusters = self._collect(self._session.invoke_util(
+            vim_util, 'get_objects', 'ClusterComputeResource', 100,
+            ['name', 'datastore']))
+        for _ref, props in clusters:
+            if props.get('name') == name:
+                refs = list(getattr(props.get('datastore'),
+                                    'ManagedObjectReference', []) or [])
+                return {p['name']: ref for ref, p in self._properties(
+                    'Datastore', refs, ['name'])}
+        raise errors.NotFound('vCenter %s has no cluster %r'
+                              % (self._session.host, name))
+
     def _properties(self, type_, refs, properties):
         """``[(ref, {property: value})]`` for many objects in one call."""
         if not refs:
             return []
-        result = self._session.invoke_util(
+        return self._collect(self._session.invoke_util(
             vim_util, 'get_properties_for_a_collection_of_objects', type_,
-            refs, properties)
+            refs, properties))
+
+    def _collect(self, result):
+        """Every object of a property collector answer, page by page."""
         found = []
         while result:
             for obj in getattr(result, 'objects', []) or []:

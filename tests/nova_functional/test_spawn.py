@@ -239,7 +239,7 @@ def _another_images_file(vcsim, uri, image_id):
 
 
 @pytest.mark.parametrize('bad_location,reason', [
-    (_foreign_host, 'neither this vCenter'),
+    (_foreign_host, 'not the configured'),
     (_foreign_datastore, 'is not a configured image datastore'),
     (_outside_image_dir, 'is not an image file in the image directory'),
     (_dot_dot, '".." component'),

@@ -332,3 +332,34 @@ def test_nested_image_dir():
 def test_crafted_locations_never_reach_the_datastore(crafted):
     with pytest.raises(InvalidLocation):
         check(policy(), crafted)
+
+
+@pytest.mark.parametrize('entry, expected', [
+    ('vc.example.org', ('vc.example.org', 443)),
+    (' vc.example.org:8443 ', ('vc.example.org', 8443)),
+    ('10.0.0.5', ('10.0.0.5', 443)),
+    ('[fd00::5]', ('fd00::5', 443)),
+    ('[fd00::5]:8443', ('fd00::5', 8443)),
+    ('fd00::5', ('fd00::5', 443)),
+])
+def test_parse_host_alias(entry, expected):
+    assert location.parse_host_alias(entry) == expected
+    assert location.parse_host_alias(entry, 9443)[1] == (
+        expected[1] if expected[1] != 443 else 9443)
+
+
+def test_policy_accepts_the_aliases_of_its_vcenter():
+    dsfile = paths.DatastoreFile('DC1', 'ds1', 'openstack_glance/img')
+    policy = location.LocationPolicy('vc.example.org', 443,
+                                     '/openstack_glance',
+                                     lambda: {('DC1', 'ds1')},
+                                     aliases=(('10.0.0.5', 443),
+                                              ('fd00::5', 8443)))
+    for host, port in (('VC.example.org', 443), ('10.0.0.5', 443),
+                       ('fd00:0::5', 8443)):
+        assert policy.check(location.ImageLocation(host, port,
+                                                   dsfile)) == dsfile
+    for host, port in (('10.0.0.5', 8443), ('10.0.0.6', 443)):
+        with pytest.raises(location.InvalidLocation,
+                           match='or an alias of it'):
+            policy.check(location.ImageLocation(host, port, dsfile))

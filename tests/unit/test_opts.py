@@ -84,11 +84,19 @@ def test_new_options_do_not_reuse_in_tree_names():
 
 
 def test_list_opts_lists_every_option_of_glance_store_group():
-    [(group, listed)] = opts.list_opts()
-    assert group == 'glance_store'
+    groups = dict(opts.list_opts())
+    assert list(groups) == ['glance_store', opts.GLANCE_API_GROUP]
+    listed = groups['glance_store']
     assert [o.name for o in listed] == LEGACY_NAMES + NEW_NAMES
     for opt in listed:
         assert opt.help and opt.help.strip(), opt.name
+
+
+def test_list_opts_lists_the_commands_glance_credentials():
+    names = [o.dest for o in dict(opts.list_opts())[opts.GLANCE_API_GROUP]]
+    for name in ('auth_type', 'auth_url', 'username', 'password',
+                 'project_name', 'timeout', 'endpoint_override'):
+        assert name in names
 
 
 def test_list_opts_returns_a_fresh_list():
