@@ -23,7 +23,6 @@ import logging
 
 from keystoneauth1 import loading as ks_loading
 
-
 LOG = logging.getLogger(__name__)
 
 
