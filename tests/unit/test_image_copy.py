@@ -62,10 +62,10 @@ def test_allowed_locations(config, loc):
 
 
 @pytest.mark.parametrize('config,loc,reason', [
-    ({}, url(host='vc2.example.org'), 'neither this vCenter'),
-    ({}, url(host='vc.example.org:8443'), 'neither this vCenter'),
+    ({}, url(host='vc2.example.org'), 'not the configured'),
+    ({}, url(host='vc.example.org:8443'), 'not the configured'),
     ({'host_aliases': (('10.0.0.5', 443),)}, url(host='10.0.0.6'),
-     'neither this vCenter'),
+     'not the configured'),
     ({'datastores': (('DC1', 'ds2'),)}, url(), 'not a configured image'),
     ({'datastores': (('DC1', 'pod1'),)}, url(), 'not a configured image'),
     ({'datastores': (('DC1', 'gone'),)}, url(), 'not a configured image'),
