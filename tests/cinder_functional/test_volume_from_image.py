@@ -33,9 +33,10 @@ from tests.cinder_functional import cinder_env
 MiB = 1024 * 1024
 GiB = 1024 * MiB
 FLAT_TYPES = ['preallocated', 'thin', 'thick', 'eagerZeroedThick']
-# Written as Cinder's volume node logs them (glance_store_vmware's driver).
-COPIED = 'copied inside vSphere'
-UPLOADED = 'is not copied inside vSphere, uploading it'
+# As our driver logs them: 'Image <id> copied inside vSphere from ...' and
+# 'Image <id> is not copied inside vSphere, uploading it ...: <reason>'.
+COPIED = ' copied inside vSphere from '
+UPLOADED = ' is not copied inside vSphere, uploading it '
 
 
 def stored_image(vcsim, proxy, glance, data, datastore='LocalDS_0',
@@ -47,6 +48,11 @@ def stored_image(vcsim, proxy, glance, data, datastore='LocalDS_0',
     glance.add(image_id, len(data), [uri], data=data, **properties)
     proxy.reset()  # count only what the volume node does
     return image_id, uri
+
+
+def logged(caplog, text):
+    """The messages logged that contain ``text``."""
+    return [r.getMessage() for r in caplog.records if text in r.getMessage()]
 
 
 def create(driver, glance, image_id, size_gb=1, volume_type_id=None):
@@ -112,7 +118,8 @@ def test_flat_image_is_copied_inside_vsphere(vcsim, proxy, glance,
 
     assert through_volume_node(glance, proxy) == (0, 0)
     assert ('download', image_id) not in glance.calls
-    assert COPIED in caplog.text and UPLOADED not in caplog.text
+    assert len(logged(caplog, COPIED)) == 1
+    assert logged(caplog, UPLOADED) == []
     # Cinder's default volume type: a thin disk on an lsiLogic adapter.
     disk = assert_volume(vcsim, volume, before, data)
     assert (disk['vmdk_type'], disk['adapter_type']) == ('thin', 'lsiLogic')
@@ -128,7 +135,8 @@ def test_sparse_image_is_copied_and_converted(vcsim, proxy, glance,
     volume = create(make_driver(), glance, image_id)
 
     assert through_volume_node(glance, proxy) == (0, 0)
-    assert COPIED in caplog.text and UPLOADED not in caplog.text
+    assert len(logged(caplog, COPIED)) == 1
+    assert logged(caplog, UPLOADED) == []
     assert_volume(vcsim, volume, before, data, flat=False)
 
 
@@ -230,9 +238,8 @@ def test_refused_location_falls_back_to_the_upload(
     volume = create(make_driver(**options), glance, image_id)
 
     assert through_volume_node(glance, proxy) == (len(data), len(data))
-    assert COPIED not in caplog.text
-    [fallback] = [r.getMessage() for r in caplog.records
-                  if UPLOADED in r.getMessage()]
+    assert logged(caplog, COPIED) == []
+    [fallback] = logged(caplog, UPLOADED)
     assert reason in fallback
     assert_volume(vcsim, volume, before, data)
 
@@ -254,9 +261,8 @@ def test_copy_failing_midway_leaves_nothing_and_falls_back(
 
     assert proxy.lost_answers['CopyDatastoreFile_Task'] == 1
     assert through_volume_node(glance, proxy) == (len(data), len(data))
-    assert COPIED not in caplog.text
-    [fallback] = [r.getMessage() for r in caplog.records
-                  if UPLOADED in r.getMessage()]
+    assert logged(caplog, COPIED) == []
+    [fallback] = logged(caplog, UPLOADED)
     assert 'answer to CopyDatastoreFile_Task was lost' in fallback
     assert_volume(vcsim, volume, before, data,
                   flat=disk_type == 'preallocated')
