@@ -147,53 +147,77 @@ def list_opts():
 # The Nova side: the compute driver's image handler, in nova.conf.
 
 HANDLER_GROUP = 'vsphere_image_handler'
+CINDER_LOCATIONS_GROUP = 'vsphere_image_locations'
 
-HANDLER_OPTS = [
-    cfg.StrOpt(
-        'image_dir', default=STORE_IMAGE_DIR_DEFAULT,
-        help='Directory on the datastores where Glance\'s vsphere store '
-             'keeps images (the store\'s ``vmware_store_image_dir``). Only '
-             'locations of files directly in this directory are copied.'),
-    cfg.MultiStrOpt(
-        'image_datastores', default=[],
-        help='Datastores whose image locations may be copied, as '
-             '``<datacenter_path>:<datastore_or_datastore_cluster>``, in '
-             'the format of the store\'s ``vmware_datastores`` (a trailing '
-             '``:<weight>`` is ignored); may be given several times. Empty '
-             'allows every datastore of the vCenter in ``[vmware] host_ip``.'),
-    cfg.ListOpt(
-        'location_host_aliases', default=[],
-        help='Other names of the vCenter in ``[vmware] host_ip``, as '
-             '``host`` or ``host:port``, under which Glance\'s locations may '
-             'name it (e.g. its FQDN when Nova uses its address). Locations '
-             'naming any other host are never copied.'),
-    cfg.BoolOpt(
-        'require_image_id_file_name', default=True,
-        help='Copy a location only if its file is named after the image '
-             'id, as the store writes it. Keeps an image owner from adding '
-             'a location that names another image\'s file.'),
+
+def _image_copy_opts(name, *, host_option, service, fallback, waiting,
+                     keystone_group, locations_source):
+    """The location policy and vCenter options of an image copy, worded
+    for the Nova or the Cinder side: ``name(<Nova's name>)`` is the
+    option's name there; ``host_option`` names the vCenter; ``service``
+    shares its session; ``fallback`` is what the service does without the
+    copy; ``waiting`` what a hanging vCenter would hold;
+    ``keystone_group`` holds the locations API's credentials;
+    ``locations_source`` is where the locations come from without it."""
+    return [
+        cfg.StrOpt(
+            name('image_dir'), default=STORE_IMAGE_DIR_DEFAULT,
+            help='Directory on the datastores where Glance\'s vsphere store '
+                 'keeps images (the store\'s ``vmware_store_image_dir``). '
+                 'Only locations of files directly in this directory are '
+                 'copied.'),
+        cfg.MultiStrOpt(
+            name('image_datastores'), default=[],
+            help='Datastores whose image locations may be copied, as '
+                 '``<datacenter_path>:<datastore_or_datastore_cluster>``, '
+                 'in the format of the store\'s ``vmware_datastores`` (a '
+                 'trailing ``:<weight>`` is ignored); may be given several '
+                 'times. Empty allows every datastore of the vCenter in '
+                 '``%s``.' % host_option),
+        cfg.ListOpt(
+            name('location_host_aliases'), default=[],
+            help='Other names of the vCenter in ``%s``, as ``host`` or '
+                 '``host:port``, under which Glance\'s locations may name '
+                 'it (e.g. its FQDN when %s uses its address). Locations '
+                 'naming any other host are never copied.'
+                 % (host_option, service)),
+        cfg.BoolOpt(
+            name('require_image_id_file_name'), default=True,
+            help='Copy a location only if its file is named after the '
+                 'image id, as the store writes it. Keeps an image owner '
+                 'from adding a location that names another image\'s '
+                 'file.'),
+        cfg.IntOpt(
+            name('vcenter_timeout'), default=30, min=1,
+            help='Seconds to wait for vCenter to accept a connection or '
+                 'answer a SOAP call of the image copy. %s\'s own vCenter '
+                 'session (shared by the copy) has no such limit; this '
+                 'driver gives it this one when it has none, so that a '
+                 'vCenter that stops answering fails the copy attempt (and '
+                 '%s falls back to %s) instead of holding %s for good.'
+                 % (service, service, fallback, waiting)),
+        cfg.BoolOpt(
+            name('use_locations_api'), default=True,
+            help='Ask Glance\'s ``GET /v2/images/{id}/locations`` (Glance '
+                 '2024.2 or later) for the locations, authenticated with '
+                 'the keystone options of ``[%s]`` (a user with the '
+                 '``service`` role). Used only when ``auth_type`` is set '
+                 'there; if it fails, and otherwise, the locations are %s.'
+                 % (keystone_group, locations_source)),
+    ]
+
+HANDLER_OPTS = _image_copy_opts(
+    lambda name: name, host_option='[vmware] host_ip', service='Nova',
+    fallback='its Glance download', waiting='the spawn',
+    keystone_group=HANDLER_GROUP,
+    locations_source='those of the image record, which needs '
+                     '``show_image_direct_url`` or '
+                     '``show_multiple_locations`` in Glance') + [
     cfg.BoolOpt(
         'search_peer_caches', default=True,
         help='Before asking Glance, look for the image in Nova\'s image '
              'cache on the other datastores of the datacenter and copy it '
              'from there.'),
-    cfg.IntOpt(
-        'vcenter_timeout', default=30, min=1,
-        help='Seconds to wait for vCenter to accept a connection or answer '
-             'a SOAP call of the image handler. Nova\'s own vCenter session '
-             '(shared by the handler) has no such limit; this driver gives '
-             'it this one when it has none, so that a vCenter that stops '
-             'answering fails the copy attempt (and Nova falls back to its '
-             'Glance download) instead of holding the spawn for good.'),
-    cfg.BoolOpt(
-        'use_locations_api', default=True,
-        help='Ask Glance\'s ``GET /v2/images/{id}/locations`` (Glance '
-             '2024.2 or later) for the locations, authenticated with the '
-             'keystone options of this group (a user with the ``service`` '
-             'role). Used only when ``auth_type`` is set here; if it fails, '
-             'and otherwise, the locations come from the image record, which '
-             'needs ``show_image_direct_url`` or ``show_multiple_locations`` '
-             'in Glance.'),
 ]
 
 
@@ -273,3 +297,24 @@ def keystone_opts():
 def list_nova_opts():
     """oslo.config entry point: the handler's options in nova.conf."""
     return [(HANDLER_GROUP, list(HANDLER_OPTS) + keystone_opts())]
+
+
+# The Cinder side: the VMDK volume driver, in each backend section of
+# cinder.conf (and [backend_defaults]), as Cinder's own driver options.
+
+CINDER_OPTS = _image_copy_opts(
+    lambda name: ('vsphere_' + name if name.startswith('image_')
+                  else 'vsphere_image_' + name),
+    host_option='vmware_host_ip', service='Cinder',
+    fallback='its upload through the volume node',
+    waiting='the volume creation', keystone_group=CINDER_LOCATIONS_GROUP,
+    locations_source='those Cinder\'s image service gives (its own '
+                     'locations API call with the ``[glance]`` service '
+                     'user, else the image\'s ``direct_url``)')
+
+
+def list_cinder_opts():
+    """oslo.config entry point: the volume driver's options in
+    cinder.conf."""
+    return [('backend_defaults', list(CINDER_OPTS)),
+            (CINDER_LOCATIONS_GROUP, keystone_opts())]

@@ -14,6 +14,8 @@
 
 import contextlib
 import hashlib
+import http.server
+import json
 import os
 import socket
 import struct
@@ -91,3 +93,54 @@ def wait_for(predicate, what, timeout=120, interval=0.2):
         if time.monotonic() > deadline:
             raise AssertionError('timed out waiting for %s' % what)
         time.sleep(interval)
+
+
+class GlanceLocationsStub:
+    """Glance's ``GET /v2/images/{id}/locations`` on 127.0.0.1, while in a
+    ``with`` block.
+
+    Answers ``answers[path]`` (``(status, body bytes)``) when set, else 200
+    with ``locations[image_id]`` (a list of URLs); ``requests`` lists the
+    paths asked for; ``url`` is the endpoint.
+    """
+
+    def __init__(self):
+        self.locations = {}
+        self.answers = {}
+        self.requests = []
+        self.url = None
+        self._server = None
+        self._thread = None
+
+    def __enter__(self):
+        stub = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self):
+                stub.requests.append(self.path)
+                status, body = stub.answers.get(self.path) or (
+                    200, json.dumps([
+                        {'url': u, 'metadata': {}} for u in
+                        stub.locations.get(self.path.split('/')[3], [])
+                    ]).encode())
+                self.send_response(status)
+                self.send_header('Content-Type', 'application/json')
+                self.send_header('Content-Length', str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args):
+                pass
+
+        self._server = http.server.ThreadingHTTPServer(('127.0.0.1', 0),
+                                                       Handler)
+        self._thread = threading.Thread(target=self._server.serve_forever,
+                                        daemon=True)
+        self._thread.start()
+        self.url = 'http://127.0.0.1:%d' % self._server.server_port
+        return self
+
+    def __exit__(self, *exc):
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join()

@@ -12,6 +12,7 @@
 
 """The Nova side: filling Nova's VMware image cache inside vSphere.
 
-``handler`` and ``discovery`` do not import Nova; ``driver`` is the compute
-driver that plugs them into Nova's ``VMwareVCDriver``.
+``handler`` (Nova's image cache, on the copies and location policy of
+``glance_store_vmware.image_copy``) does not import Nova; ``driver`` is the
+compute driver that plugs it into Nova's ``VMwareVCDriver``.
 """

@@ -26,7 +26,6 @@ Nova loads ``compute_driver`` only from its own ``nova.virt`` package;
 that makes ``compute_driver = vsphere_images.VSphereImagesVCDriver`` work.
 """
 
-from keystoneauth1 import loading as ks_loading
 from nova.virt.vmwareapi import constants
 from nova.virt.vmwareapi import driver as vmware_driver
 from nova.virt.vmwareapi import ds_util
@@ -40,11 +39,9 @@ from oslo_vmware import exceptions as vexc
 from oslo_vmware import vim_util as vutil
 
 from glance_store_vmware import opts
-from glance_store_vmware.nova import discovery
+from glance_store_vmware.image_copy import discovery
+from glance_store_vmware.image_copy import vcenter
 from glance_store_vmware.nova import handler as handler_mod
-from glance_store_vmware.vsphere import files as files_mod
-from glance_store_vmware.vsphere import inventory as inventory_mod
-from glance_store_vmware.vsphere import session as session_mod
 
 LOG = logging.getLogger(__name__)
 CONF = cfg.CONF
@@ -53,45 +50,23 @@ GROUP = opts.HANDLER_GROUP
 
 def register_opts(conf):
     conf.register_opts(opts.HANDLER_OPTS, group=GROUP)
-    ks_loading.register_session_conf_options(conf, GROUP)
-    ks_loading.register_auth_conf_options(conf, GROUP)
-    ks_loading.register_adapter_conf_options(conf, GROUP,
-                                             include_deprecated=False)
-    conf.set_default('service_type', 'image', group=GROUP)
-    # keystoneauth waits forever by default; a hanging Glance must not
-    # hold a spawn inside Nova's image lock.
-    conf.set_default('timeout', opts.LOCATIONS_API_TIMEOUT, group=GROUP)
+    discovery.register_keystone_opts(conf, GROUP)
 
 
 register_opts(CONF)
-
-
-def _parse_alias(entry, default_port):
-    entry = entry.strip()
-    if entry.startswith('['):
-        host, _sep, rest = entry[1:].partition(']')
-        port = rest[1:] if rest.startswith(':') else ''
-    elif entry.count(':') == 1:
-        host, _sep, port = entry.partition(':')
-    else:
-        host, port = entry, ''
-    return host, int(port) if port else default_port
 
 
 def handler_config(conf=CONF):
     """The handler's configuration; ValueError naming the option and the
     entry if ``image_datastores`` holds a bad entry."""
     group = conf[GROUP]
-    port = conf.vmware.host_port
-    datastores = opts.parse_datastore_entries(group.image_datastores,
-                                              'image_datastores')
-    return handler_mod.HandlerConfig(
-        host=conf.vmware.host_ip, port=port,
-        host_aliases=tuple(_parse_alias(a, port)
-                           for a in group.location_host_aliases if a),
+    return handler_mod.HandlerConfig.from_options(
+        conf.vmware.host_ip, conf.vmware.host_port,
+        host_aliases=group.location_host_aliases,
         image_dir=group.image_dir,
-        datastores=tuple((dc, name) for dc, name, _weight in datastores),
+        datastores=group.image_datastores,
         require_image_id_name=group.require_image_id_file_name,
+        datastores_option='image_datastores',
         search_peer_caches=group.search_peer_caches)
 
 
@@ -108,30 +83,21 @@ def checked_handler_config(conf=CONF):
 
 def locations_api(conf=CONF):
     """The service-role locations client, or None if not configured."""
-    group = conf[GROUP]
-    if not group.use_locations_api or not group.auth_type:
+    if not conf[GROUP].use_locations_api:
         return None
-    auth = ks_loading.load_auth_from_conf_options(conf, GROUP)
-    sess = ks_loading.load_session_from_conf_options(conf, GROUP, auth=auth)
-    adapter = ks_loading.load_adapter_from_conf_options(
-        conf, GROUP, session=sess, auth=auth)
-    return discovery.GlanceLocationsAPI(adapter)
+    return discovery.api_from_conf(conf, GROUP)
 
 
 def make_image_handler(nova_session, config=None, conf=CONF):
     """An image handler sharing Nova's vCenter session."""
-    shared = session_mod.Session.from_api(
+    vc = vcenter.VCenter.sharing(
         nova_session, conf.vmware.host_ip, port=conf.vmware.host_port,
         ca_file=conf.vmware.ca_file, insecure=conf.vmware.insecure,
-        timeout=conf[GROUP].vcenter_timeout)
-    inventory = inventory_mod.Inventory(shared)
-    # Nova's poll interval bounds the back-off, so that a copy is seen
-    # finished as soon as Nova would see any task finished.
-    files = files_mod.DatastoreFiles(
-        shared, inventory, max_poll_interval=conf.vmware.task_poll_interval)
+        timeout=conf[GROUP].vcenter_timeout,
+        poll_interval=conf.vmware.task_poll_interval)
     return handler_mod.ImageHandler(
-        shared, config or checked_handler_config(conf), inventory=inventory,
-        files=files)
+        vc.session, config or checked_handler_config(conf),
+        inventory=vc.inventory, files=vc.files, http=vc.http)
 
 
 class VSphereImagesVMOps(vmops.VMwareVMOps):

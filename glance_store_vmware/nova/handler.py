@@ -25,10 +25,9 @@ fall back to Nova's Glance download, with the reason.
 
 Verification is by size: every copy, from a location or from another
 datastore's cache, must have the size Glance recorded before it enters the
-cache (see ``cached_extent_size`` for disks that vSphere converted).
-Hashing would read every byte through this process and defeat the
-purpose; the policy instead only accepts files that Glance's store wrote
-under the image's own id (see ``check_location``).
+cache (see ``Image.extent_size`` for disks that vSphere converted).  The
+location policy, the copies and their checks are shared with Cinder
+(``glance_store_vmware.image_copy``); this module adds Nova's cache.
 
 ``entry_problem`` tells why an existing cache entry is incomplete (a crash
 left an extent without descriptor, a descriptor without extent, or a
@@ -38,11 +37,11 @@ and refill it.
 
 import dataclasses
 import logging
-import math
 import posixpath
-import uuid
 
-from glance_store_vmware import location as loc_mod
+from glance_store_vmware.image_copy import engine as engine_mod
+from glance_store_vmware.image_copy import image as image_mod
+from glance_store_vmware.image_copy import policy
 from glance_store_vmware.vsphere import errors
 from glance_store_vmware.vsphere import files as files_mod
 from glance_store_vmware.vsphere import inventory as inventory_mod
@@ -51,10 +50,10 @@ from glance_store_vmware.vsphere import transfer
 
 LOG = logging.getLogger(__name__)
 
-FLAT_DISK_TYPES = frozenset(('thin', 'preallocated', 'thick',
-                             'eagerZeroedThick'))
-SPARSE = 'sparse'
-STREAM_OPTIMIZED = 'streamOptimized'
+# The image description is shared with Cinder; Nova's callers name it here.
+Image = image_mod.Image
+FLAT_DISK_TYPES = image_mod.FLAT_DISK_TYPES
+SPARSE = image_mod.SPARSE
 
 CACHED = 'cached'
 PEER_CACHE = 'peer-cache'
@@ -62,68 +61,17 @@ LOCATION = 'location'
 FALLBACK = 'fallback'
 
 
-@dataclasses.dataclass(frozen=True)
-class Image:
-    """What the handler needs to know about a Glance image."""
+def cache_name(image):
+    """The name of the image's file in its cache folder."""
+    return '%s.%s' % (image.id, image.file_type)
 
-    id: str
-    size: int | None = None
-    disk_format: str = 'vmdk'
-    disk_type: str = 'preallocated'
-    container_format: str = 'bare'
-    adapter_type: str = 'lsiLogic'
-    virtual_size: int | None = None
 
-    @property
-    def descriptor_only_ok(self):
-        """A cached disk may lack a ``-flat.vmdk`` extent: only
-        stream-optimized and OVA images, the only ones Nova places on vSAN,
-        whose disks are objects without a flat file."""
-        return (self.container_format == 'ova'
-                or self.disk_type == STREAM_OPTIMIZED)
-
-    @property
-    def cached_extent_size(self):
-        """The size the cached ``-flat.vmdk`` (or ``.iso``) must have, or
-        None if it cannot be known.
-
-        Flat disks are cached as Glance holds them: Glance's size.  Sparse,
-        stream-optimized and OVA images are converted by vSphere into a
-        preallocated disk whose extent has the disk's capacity, which is
-        Glance's ``virtual_size`` (Glance computes it at upload for VMDK),
-        not the size of the file Glance stores.
-        """
-        if self.file_type == 'iso' or self.disk_type in FLAT_DISK_TYPES:
-            return self.size or None
-        return self.virtual_size or None
-
-    @property
-    def file_type(self):
-        return 'iso' if self.disk_format == 'iso' else 'vmdk'
-
-    @property
-    def cache_name(self):
-        return '%s.%s' % (self.id, self.file_type)
-
-    @property
-    def extent_name(self):
-        return '%s-flat.vmdk' % self.id
-
-    def location_copy_unsupported(self):
-        """Why a location cannot be copied into the cache, or None."""
-        if self.container_format == 'ova':
-            return ('OVA images are imported through an NFC lease, which '
-                    'needs the data on the compute node')
-        if self.file_type == 'iso':
-            return None
-        if self.disk_type == STREAM_OPTIMIZED:
-            return ('streamOptimized disks must be imported through an NFC '
-                    'lease; vSphere cannot convert them server-side')
-        if self.disk_type != SPARSE and self.disk_type not in FLAT_DISK_TYPES:
-            return 'disk type %r is not supported' % (self.disk_type,)
-        if not self.size:
-            return 'Glance does not know the image size'
-        return None
+def descriptor_only_ok(image):
+    """A cached disk may lack a ``-flat.vmdk`` extent: only
+    stream-optimized and OVA images, the only ones Nova places on vSAN,
+    whose disks are objects without a flat file."""
+    return (image.container_format == 'ova'
+            or image.disk_type == image_mod.STREAM_OPTIMIZED)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -140,7 +88,7 @@ class CacheTarget:
                                    posixpath.join(self.cache_dir, image.id))
 
     def image_file(self, image):
-        return self.image_dir(image).child(image.cache_name)
+        return self.image_dir(image).child(cache_name(image))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -157,22 +105,10 @@ class Result:
 
 
 @dataclasses.dataclass(frozen=True)
-class HandlerConfig:
-    """Which locations may be copied.
+class HandlerConfig(policy.PolicyConfig):
+    """The location policy, and whether other datastores' caches are
+    searched."""
 
-    ``host``/``port`` are the vCenter the session is connected to;
-    ``host_aliases`` are other ``(host, port)`` names of that same vCenter
-    as Glance may have written them.  ``datastores`` are allowed
-    ``(datacenter, datastore or datastore cluster)`` pairs; empty allows
-    every datastore of this vCenter.
-    """
-
-    host: str
-    port: int = 443
-    host_aliases: tuple = ()
-    image_dir: str = '/openstack_glance'
-    datastores: tuple = ()
-    require_image_id_name: bool = True
     search_peer_caches: bool = True
 
 
@@ -187,56 +123,12 @@ class ImageHandler:
         self._files = files or files_mod.DatastoreFiles(session,
                                                         self._inventory)
         self._http = http or transfer.DatastoreHTTP(session)
+        self._engine = engine_mod.CopyEngine(self._files, self._http)
+        self._locations = policy.LocationChooser(config, self._inventory,
+                                                 self._engine.size)
 
     def close(self):
         self._http.close()
-
-    # Policy.
-
-    def check_location(self, image, url):
-        """The datastore file a location may be copied from.
-
-        Raises ``InvalidLocation`` with the reason otherwise.
-        """
-        location = loc_mod.ImageLocation.parse(url)
-        cfg = self._config
-        names = [(cfg.host, cfg.port)] + [tuple(a) for a in cfg.host_aliases]
-        for host, port in names:
-            if (loc_mod.normalize_host(location.host)
-                    == loc_mod.normalize_host(host)
-                    and location.port == port):
-                break
-        else:
-            raise loc_mod.InvalidLocation(
-                'location names vCenter %s:%d, which is neither this '
-                'vCenter (%s:%d) nor a configured alias of it'
-                % (location.host, location.port, cfg.host, cfg.port))
-        if cfg.datastores:
-            allowed = self._allowed_datastores
-        else:
-            def allowed():
-                return {(location.file.datacenter, location.file.datastore)}
-        policy = loc_mod.LocationPolicy(host, port, cfg.image_dir, allowed)
-        dsfile = policy.check(location)
-        if cfg.require_image_id_name and dsfile.name != image.id:
-            # Glance lets image owners add locations: a location naming
-            # another image's file would copy data its owner never shared.
-            raise loc_mod.InvalidLocation(
-                'file %r is not named after image %s' % (dsfile.path,
-                                                         image.id))
-        return dsfile
-
-    def _allowed_datastores(self):
-        allowed = set()
-        for dc_path, name in self._config.datastores:
-            try:
-                members = self._inventory.resolve(dc_path, name)
-            except errors.VSphereError as e:
-                LOG.warning('Allowed image datastore %s:%s: %s', dc_path,
-                            name, e)
-                continue
-            allowed.update((dc_path, member) for member in members)
-        return allowed
 
     # The state of a cache entry.
 
@@ -250,24 +142,24 @@ class ImageHandler:
         no complete entry is ever reported.
         """
         cached = target.image_file(image)
+        size_problem = self._engine.size_problem
         if image.file_type == 'iso':
-            return self._size_problem(cached, self._size(cached),
-                                      image.cached_extent_size)
+            return size_problem(cached, self._size(cached),
+                                image.extent_size)
         extent = cached.sibling(image.extent_name)
         size = self._size(extent)
         if size is None:
-            if image.descriptor_only_ok:
+            if descriptor_only_ok(image):
                 return None
             return '%s has no extent %s' % (cached, image.extent_name)
-        return self._size_problem(extent, size, image.cached_extent_size)
+        return size_problem(extent, size, image.extent_size)
 
-    @staticmethod
-    def _size_problem(dsfile, size, expected):
-        if size is None:
-            return '%s is gone' % (dsfile,)
-        if expected is not None and size != expected:
-            return '%s has %d bytes, expected %d' % (dsfile, size, expected)
-        return None
+    def folder_problem(self, image, target):
+        """Why an existing cache folder is incomplete (no descriptor, or
+        ``entry_problem``); None if it is complete."""
+        if self._size(target.image_file(image)) is None:
+            return 'it holds no %s' % cache_name(image)
+        return self.entry_problem(image, target)
 
     # Filling the cache.
 
@@ -345,7 +237,7 @@ class ImageHandler:
     def _peer_problem(self, image, candidate):
         """Why another datastore's cache entry must not be copied, as
         ``(reason, damaged)``; None if it may be."""
-        expected = image.cached_extent_size
+        expected = image.extent_size
         if expected is None:
             # A converted disk whose capacity Glance did not record: its
             # size cannot be checked, so it is not spread.
@@ -362,67 +254,31 @@ class ImageHandler:
                 return ('%s is gone' % (candidate,), False)
             # e.g. a vSAN object: no flat file whose size could be checked.
             return ('%s has no extent to check' % (candidate,), False)
-        problem = self._size_problem(source, size, expected)
+        problem = self._engine.size_problem(source, size, expected)
         return (problem, True) if problem else None
 
     def _find_location(self, image, _target, locations, reasons):
-        unsupported = image.location_copy_unsupported()
-        if unsupported:
-            reasons.append(unsupported)
-            return None
-        try:
-            urls = list(locations() if callable(locations) else locations)
-        except Exception as e:
-            LOG.warning('Finding the locations of image %s failed: %s',
-                        image.id, e)
-            reasons.append('finding the locations failed: %s' % e)
-            return None
-        candidates = [u for u in urls
-                      if isinstance(u, str)
-                      and u.startswith(loc_mod.SCHEME + '://')]
-        if not candidates:
-            reasons.append('no vsphere:// location')
-            return None
-        for url in candidates:
-            try:
-                dsfile = self.check_location(image, url)
-            except loc_mod.InvalidLocation as e:
-                LOG.warning('Image %s: refusing location %s: %s', image.id,
-                            url, e)
-                reasons.append('refused %s: %s' % (url, e))
-                continue
-            try:
-                size = self._size(dsfile)
-            except errors.VSphereError as e:
-                reasons.append('cannot read %s: %s' % (dsfile, e))
-                continue
-            if size is None:
-                reasons.append('%s does not exist' % (dsfile,))
-            elif size != image.size:
-                reasons.append('%s has %d bytes, Glance says %d'
-                               % (dsfile, size, image.size))
-            else:
-                return dsfile
-        return None
+        return self._locations.choose(image, locations, reasons)
 
     def _copy_into_cache(self, image, target, kind, source):
-        work = paths.DatastoreFile(
-            target.datacenter, target.datastore,
-            posixpath.join(target.tmp_dir, uuid.uuid4().hex))
-        staged_dir = work.child(image.id)
-        staged = staged_dir.child(image.cache_name)
-        final_dir = target.image_dir(image)
-        try:
+        # Built in a private directory and moved into place in one step:
+        # compute nodes sharing the datastore never see a partial entry.
+        engine = self._engine
+        with engine.work_directory(target.datacenter, target.datastore,
+                                   target.tmp_dir) as work:
+            staged_dir = work.child(image.id)
+            staged = staged_dir.child(cache_name(image))
+            final_dir = target.image_dir(image)
             self._files.make_directory(staged_dir)
             if kind == PEER_CACHE:
                 self._copy_cached(image, source, staged)
             elif image.file_type == 'iso':
-                self._copy_file(source, staged, image.size)
+                engine.copy_file(source, staged, image.size)
             elif image.disk_type == SPARSE:
-                self._copy_sparse(image, source, staged)
+                engine.copy_sparse(image, source, staged)
             else:
-                self._copy_flat(image, source, staged, image.size,
-                                image.disk_type)
+                engine.copy_flat(image, source, staged, image.size,
+                                 image.disk_type)
             self._files.make_directory(final_dir.parent())
             try:
                 self._files.move(staged_dir, final_dir)
@@ -440,67 +296,19 @@ class ImageHandler:
                             problem)
                 self._files.delete(final_dir)
                 self._files.move(staged_dir, final_dir)
-        finally:
-            self._files.delete_quietly(work)
-
-    def folder_problem(self, image, target):
-        """Why an existing cache folder is incomplete (no descriptor, or
-        ``entry_problem``); None if it is complete."""
-        if self._size(target.image_file(image)) is None:
-            return 'it holds no %s' % image.cache_name
-        return self.entry_problem(image, target)
-
-    def _copy_file(self, source, dest, size):
-        self._files.copy(source, dest)
-        self._check_size(dest, size)
-
-    def _copy_flat(self, image, source, descriptor, size, disk_type):
-        # The image data is the flat extent; vSphere writes the descriptor
-        # that fits the adapter and disk type, whose extent is replaced.
-        self._files.create_virtual_disk(
-            descriptor, math.ceil(size / 1024), image.adapter_type,
-            disk_type)
-        extent = descriptor.sibling(image.extent_name)
-        self._files.delete(extent)
-        self._copy_file(source, extent, size)
-
-    def _copy_sparse(self, image, source, descriptor):
-        # As Nova does after its download: vSphere converts the sparse
-        # file into a preallocated disk.
-        sparse = descriptor.sibling('tmp-sparse.vmdk')
-        self._copy_file(source, sparse, image.size)
-        self._files.copy_virtual_disk(sparse, descriptor)
-        self._files.delete(sparse)
-        if self._size(descriptor) is None:
-            raise errors.VSphereError('converting %s left no %s'
-                                      % (sparse, descriptor))
-        # The converted extent has the disk's capacity; checked when Glance
-        # recorded it (virtual_size), else only its presence.
-        extent = descriptor.sibling(image.extent_name)
-        size = self._size(extent)
-        problem = self._size_problem(extent, size, image.cached_extent_size)
-        if problem:
-            raise errors.VSphereError('converting %s: %s' % (sparse, problem))
 
     def _copy_cached(self, image, source, dest):
         # The peer entry was checked (_peer_problem); the copy is checked
         # against the same size: Glance's size, or Glance's virtual_size
         # for a disk vSphere converted (sparse, stream-optimized, OVA).
-        expected = image.cached_extent_size
+        expected = image.extent_size
         if image.file_type == 'iso':
-            self._copy_file(source, dest, expected)
+            self._engine.copy_file(source, dest, expected)
             return
         disk_type = (image.disk_type if image.disk_type in FLAT_DISK_TYPES
                      else 'preallocated')
-        self._copy_flat(image, source.sibling(image.extent_name), dest,
-                        expected, disk_type)
+        self._engine.copy_flat(image, source.sibling(image.extent_name),
+                               dest, expected, disk_type)
 
     def _size(self, dsfile):
-        return self._http.size(dsfile)
-
-    def _check_size(self, dsfile, expected):
-        size = self._size(dsfile)
-        if size != expected:
-            raise errors.VSphereError(
-                '%s has %s bytes after the copy, expected %d'
-                % (dsfile, 'no' if size is None else size, expected))
+        return self._engine.size(dsfile)

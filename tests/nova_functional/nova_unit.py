@@ -17,15 +17,10 @@
 
 Nova 34 ships ``nova.tests.unit.virt.vmwareapi.test_driver_api`` and
 ``test_vmops`` (with its fake vCenter, ``fake.py``).  They are imported
-while ``nova.virt.vmwareapi.driver`` and ``.vmops`` resolve to stand-in
-modules that show ``VSphereImagesVCDriver`` and ``VSphereImagesVMOps``
-under Nova's class names and forward everything else (reads and writes,
-so ``mock.patch.object(vmops, ...)`` still patches Nova's module).  So
-every test builds our classes, and every ``mock.patch.object(
-vmops.VMwareVMOps, ...)`` decorator patches ours.  Nova's own modules keep
-their classes (Nova's code calls ``super(VMwareVCDriver, self)``, which
-must stay Nova's class).  The substitution is this runner's doing; the
-driver itself changes nothing of Nova's.
+while ``nova.virt.vmwareapi.driver`` and ``.vmops`` show
+``VSphereImagesVCDriver`` and ``VSphereImagesVMOps`` under Nova's class
+names (see ``tests/upstream_unit.py``).  The substitution is this
+runner's doing; the driver itself changes nothing of Nova's.
 
 Nova's fake vCenter has no datastore HTTP access, no HTTP cookie, and
 none of the inventory calls our handler makes, so the copy attempt and
@@ -45,71 +40,12 @@ Exits non-zero unless every test passes; prints ``<passed>/<run>``.
 """
 
 import argparse
-import contextlib
-import importlib
 import sys
-import types
-import unittest
-import warnings
+
+from tests import upstream_unit
 
 MODULES = ('nova.tests.unit.virt.vmwareapi.test_driver_api',
            'nova.tests.unit.virt.vmwareapi.test_vmops')
-
-
-class _ModuleView(types.ModuleType):
-    """A module as the test modules see it: ``overrides`` replace some of
-    its names; every other read and write goes to the real module."""
-
-    def __init__(self, real, overrides):
-        super().__init__(real.__name__, real.__doc__)
-        object.__setattr__(self, '_real', real)
-        object.__setattr__(self, '_overrides', dict(overrides))
-
-    def __getattr__(self, name):
-        overrides = object.__getattribute__(self, '_overrides')
-        if name in overrides:
-            return overrides[name]
-        return getattr(object.__getattribute__(self, '_real'), name)
-
-    def __getattribute__(self, name):
-        if name in ('__getattr__', '__setattr__', '__delattr__',
-                    '__class__', '__dict__'):
-            return object.__getattribute__(self, name)
-        overrides = object.__getattribute__(self, '_overrides')
-        if name in overrides:
-            return overrides[name]
-        real = object.__getattribute__(self, '_real')
-        return getattr(real, name)
-
-    def __setattr__(self, name, value):
-        overrides = object.__getattribute__(self, '_overrides')
-        if name in overrides:
-            overrides[name] = value
-        else:
-            setattr(object.__getattribute__(self, '_real'), name, value)
-
-    def __delattr__(self, name):
-        overrides = object.__getattribute__(self, '_overrides')
-        if name in overrides:
-            raise AttributeError('cannot delete %s' % name)
-        delattr(object.__getattribute__(self, '_real'), name)
-
-
-@contextlib.contextmanager
-def _seen_as(views):
-    """While importing: ``import``/``from`` of the named modules give the
-    views."""
-    import nova.virt.vmwareapi as package
-    saved = {name: sys.modules[name] for name in views}
-    try:
-        for name, view in views.items():
-            sys.modules[name] = view
-            setattr(package, name.rsplit('.', 1)[1], view)
-        yield
-    finally:
-        for name, real in saved.items():
-            sys.modules[name] = real
-            setattr(package, name.rsplit('.', 1)[1], real)
 
 
 def stand_in_inventory_path():
@@ -120,53 +56,27 @@ def stand_in_inventory_path():
 
 
 def load(stock=False):
-    loader = unittest.TestLoader()
-    suite = unittest.TestSuite()
     if stock:
-        views = {}
-    else:
-        from nova.virt.vmwareapi import driver as nova_driver
-        from nova.virt.vmwareapi import vmops
+        return upstream_unit.load(MODULES, {})
+    from nova.virt.vmwareapi import driver as nova_driver
+    from nova.virt.vmwareapi import vmops
 
-        from glance_store_vmware.nova import driver as ours
-        views = {
-            nova_driver.__name__: _ModuleView(
-                nova_driver, {'VMwareVCDriver': ours.VSphereImagesVCDriver}),
-            vmops.__name__: _ModuleView(
-                vmops, {'VMwareVMOps': ours.VSphereImagesVMOps}),
-        }
-    with _seen_as(views):
-        for name in MODULES:
-            module = importlib.import_module(name)
-            suite.addTests(loader.loadTestsFromModule(module))
-    return suite
+    from glance_store_vmware.nova import driver as ours
+    return upstream_unit.load(MODULES, {
+        nova_driver.__name__: upstream_unit.ModuleView(
+            nova_driver, {'VMwareVCDriver': ours.VSphereImagesVCDriver}),
+        vmops.__name__: upstream_unit.ModuleView(
+            vmops, {'VMwareVMOps': ours.VSphereImagesVMOps}),
+    })
 
 
 def run(stock=False, verbosity=1, pattern=None, inventory_path=False):
-    warnings.simplefilter('ignore')
     if inventory_path:
         stand_in_inventory_path()
-    suite = load(stock)
-    if pattern:
-        suite = unittest.TestSuite(
-            t for t in _flatten(suite) if pattern in t.id())
-    result = unittest.TextTestRunner(verbosity=verbosity,
-                                     stream=sys.stdout).run(suite)
-    passed = (result.testsRun - len(result.failures) - len(result.errors)
-              - len(result.unexpectedSuccesses) - len(result.skipped))
-    print('%s%s: %d/%d passed, %d skipped'
-          % ('stock VMwareVCDriver' if stock else 'VSphereImagesVCDriver',
-             ' (stand-in inventory path)' if inventory_path else '',
-             passed, result.testsRun, len(result.skipped)))
-    return result
-
-
-def _flatten(suite):
-    for test in suite:
-        if isinstance(test, unittest.TestSuite):
-            yield from _flatten(test)
-        else:
-            yield test
+    label = '%s%s' % ('stock VMwareVCDriver' if stock
+                      else 'VSphereImagesVCDriver',
+                      ' (stand-in inventory path)' if inventory_path else '')
+    return upstream_unit.run(load(stock), label, verbosity, pattern)
 
 
 def main(argv=None):

@@ -78,7 +78,7 @@ def test_hanging_glance_gives_up_within_the_default_timeout(driver,
     # The documented default, not a shortened one: a Glance that accepts
     # the connection and never answers.
     from glance_store_vmware import opts
-    from glance_store_vmware.nova import discovery
+    from glance_store_vmware.image_copy import discovery
     with silent_listener() as listener:
         nova_conf('auth_type', 'none', 'vsphere_image_handler')
         nova_conf('endpoint_override', 'http://127.0.0.1:%d' % listener.port,

@@ -13,11 +13,8 @@
 """The real Nova 34 ``spawn()`` through our compute driver, loaded as
 nova-compute loads it, against the simulator."""
 
-import http.server
 import io
-import json
 import os
-import threading
 import uuid
 
 import pytest
@@ -345,41 +342,13 @@ def test_loaded_through_the_nova_virt_shim(nova_configured):
     assert shim.install() == shim_module.__file__
 
 
-class _LocationsAPI(http.server.BaseHTTPRequestHandler):
-    """Glance's ``GET /v2/images/{id}/locations``, for the service user."""
-
-    locations = {}
-    requests = []
-
-    def do_GET(self):
-        self.requests.append(self.path)
-        image_id = self.path.split('/')[3]
-        body = json.dumps([{'url': u, 'metadata': {}} for u in
-                           self.locations.get(image_id, [])]).encode()
-        self.send_response(200)
-        self.send_header('Content-Type', 'application/json')
-        self.send_header('Content-Length', str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, *args):
-        pass
-
-
 @pytest.fixture
 def locations_api(nova_conf):
-    _LocationsAPI.locations = {}
-    _LocationsAPI.requests = []
-    server = http.server.ThreadingHTTPServer(('127.0.0.1', 0), _LocationsAPI)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    nova_conf('auth_type', 'none', 'vsphere_image_handler')
-    nova_conf('endpoint_override', 'http://127.0.0.1:%d'
-              % server.server_port, 'vsphere_image_handler')
-    yield _LocationsAPI
-    server.shutdown()
-    server.server_close()
-    thread.join()
+    """Glance's locations API, for the service user."""
+    with helpers.GlanceLocationsStub() as stub:
+        nova_conf('auth_type', 'none', 'vsphere_image_handler')
+        nova_conf('endpoint_override', stub.url, 'vsphere_image_handler')
+        yield stub
 
 
 def test_locations_come_from_the_service_locations_api(

@@ -12,124 +12,20 @@
 
 """The Nova image handler's decisions, against an in-memory vSphere."""
 
-import http.server
-import json
-import threading
 
-from keystoneauth1 import adapter as ks_adapter
-from keystoneauth1 import session as ks_session
 import pytest
 
-from glance_store_vmware import location
 from glance_store_vmware import opts
-from glance_store_vmware.nova import discovery
+from glance_store_vmware.image_copy import discovery
 from glance_store_vmware.nova import handler
 from glance_store_vmware.vsphere import errors
-
-IMG = '7b0ee2d0-1b0c-4d2b-9c2c-1d2a3f4e5a6b'
-SIZE = 4 * 1024 * 1024
-VC = 'vc.example.org'
-
-
-def url(path='openstack_glance/' + IMG, host=VC, ds='ds1', dc='DC1'):
-    return 'vsphere://%s/folder/%s?dcPath=%s&dsName=%s' % (host, path, dc,
-                                                          ds)
-
-
-class FakeVSphere:
-    """Datastore files as ``{(datacenter, datastore, path): size}``, with
-    the operations the handler uses; records every call."""
-
-    def __init__(self, files=None, datastores=('ds1', 'ds2', 'ds3')):
-        self.files = dict(files or {})
-        self.stores = {name: 'ref-' + name for name in datastores}
-        self.ops = []
-        self.fail = {}  # operation name -> exception
-
-    @staticmethod
-    def key(f):
-        return (f.datacenter, f.datastore, f.path)
-
-    def _op(self, name, *args):
-        self.ops.append((name,) + tuple(str(a) for a in args))
-        if name in self.fail:
-            raise self.fail[name]
-
-    # DatastoreHTTP
-    def size(self, f):
-        if self.key(f) in self.files:
-            return self.files[self.key(f)]
-        return None
-
-    def close(self):
-        pass
-
-    # Inventory
-    def datastores(self, dc):
-        return dict(self.stores)
-
-    def resolve(self, dc, name):
-        if name == 'pod1':
-            return {'ds2': 'ref-ds2', 'ds3': 'ref-ds3'}
-        if name not in self.stores:
-            raise errors.NotFound(name)
-        return {name: self.stores[name]}
-
-    # DatastoreFiles
-    def make_directory(self, f):
-        self._op('mkdir', f.path)
-
-    def delete(self, f):
-        self._op('delete', f.path)
-        k = self.key(f)
-        gone = [x for x in self.files
-                if x == k or (x[:2] == k[:2] and x[2].startswith(k[2] + '/'))]
-        if not gone:
-            raise errors.NotFound(str(f))
-        for x in gone:
-            del self.files[x]
-
-    def delete_quietly(self, f):
-        try:
-            self.delete(f)
-        except errors.NotFound:
-            pass
-
-    def copy(self, src, dst, force=False):
-        self._op('copy', src.ds_path, dst.ds_path)
-        if self.key(src) not in self.files:
-            raise errors.NotFound(str(src))
-        self.files[self.key(dst)] = self.files[self.key(src)]
-
-    def copy_virtual_disk(self, src, dst, force=False):
-        self._op('copy_virtual_disk', src.ds_path, dst.ds_path)
-        self.files[self.key(dst)] = 1
-        self.files[self.key(dst.sibling(dst.name.replace(
-            '.vmdk', '-flat.vmdk')))] = 8 * SIZE
-
-    def create_virtual_disk(self, f, capacity_kb, adapter, disk_type):
-        self._op('create_virtual_disk', f.path, capacity_kb, adapter,
-                 disk_type)
-        self.files[self.key(f)] = 1
-        self.files[self.key(f.sibling(f.name.replace(
-            '.vmdk', '-flat.vmdk')))] = capacity_kb * 1024
-
-    def move(self, src, dst, force=False):
-        self._op('move', src.path, dst.path)
-        s, d = self.key(src), self.key(dst)
-        if any(x[:2] == d[:2] and (x[2] == d[2] or x[2].startswith(d[2] +
-                                                                    '/'))
-               for x in self.files):
-            raise errors.AlreadyExists(str(dst))
-        for x in [x for x in self.files if x[:2] == s[:2]
-                  and x[2].startswith(s[2] + '/')]:
-            self.files[d[:2] + (d[2] + x[2][len(s[2]):],)] = \
-                self.files.pop(x)
-
-    def under(self, prefix, ds='ds2'):
-        return sorted(p for dc, d, p in self.files
-                      if d == ds and p.startswith(prefix))
-
+from tests.unit.fake_vsphere import IMG
+from tests.unit.fake_vsphere import SIZE
+from tests.unit.fake_vsphere import VC
+from tests.unit.fake_vsphere import FakeVSphere
+from tests.unit.fake_vsphere import Locations
+from tests.unit.fake_vsphere import glance_file
+from tests.unit.fake_vsphere import url
 
 TARGET = handler.CacheTarget('DC1', 'ds2', 'vmware_base')
 CACHE_DIR = 'vmware_base/' + IMG
@@ -141,64 +37,9 @@ def make(fake, **config):
                                 inventory=fake, files=fake, http=fake)
 
 
-def glance_file(ds='ds1', size=SIZE):
-    return {('DC1', ds, 'openstack_glance/' + IMG): size}
-
-
 def flat_image(**kw):
     kw.setdefault('size', SIZE)
     return handler.Image(IMG, **kw)
-
-
-class Locations:
-    """A locations callable that remembers whether Glance was asked."""
-
-    def __init__(self, *urls):
-        self.urls = list(urls)
-        self.asked = 0
-
-    def __call__(self):
-        self.asked += 1
-        return self.urls
-
-
-# The location policy.
-
-@pytest.mark.parametrize('config,loc', [
-    ({}, url()),
-    ({}, url(host='VC.example.org.')),
-    ({'host_aliases': (('10.0.0.5', 443),)}, url(host='10.0.0.5')),
-    ({'datastores': (('DC1', 'ds1'),)}, url()),
-    ({'datastores': (('DC1', 'pod1'),)}, url(ds='ds3')),
-    ({'image_dir': 'images/glance'}, url('images/glance/' + IMG)),
-    ({'require_image_id_name': False}, url('openstack_glance/other')),
-])
-def test_allowed_locations(config, loc):
-    dsfile = make(FakeVSphere(), **config).check_location(flat_image(), loc)
-    assert dsfile.datastore in ('ds1', 'ds3')
-
-
-@pytest.mark.parametrize('config,loc,reason', [
-    ({}, url(host='vc2.example.org'), 'neither this vCenter'),
-    ({}, url(host='vc.example.org:8443'), 'neither this vCenter'),
-    ({'host_aliases': (('10.0.0.5', 443),)}, url(host='10.0.0.6'),
-     'neither this vCenter'),
-    ({'datastores': (('DC1', 'ds2'),)}, url(), 'not a configured image'),
-    ({'datastores': (('DC1', 'pod1'),)}, url(), 'not a configured image'),
-    ({'datastores': (('DC1', 'gone'),)}, url(), 'not a configured image'),
-    ({}, url('vm1/' + IMG), 'not an image file'),
-    ({}, url('openstack_glance/sub/' + IMG), 'not an image file'),
-    ({}, url('openstack_glance/../vm1/' + IMG), '".."'),
-    ({}, url('openstack_glance/.' + IMG), 'not an image file'),
-    ({}, url('openstack_glance/other-image'), 'not named after image'),
-    ({}, 'vsphere://user:pw@%s/folder/x?dcPath=a&dsName=b' % VC,
-     'credentials'),
-    ({}, 'https://%s/folder/openstack_glance/%s?dcPath=DC1&dsName=ds1'
-     % (VC, IMG), 'scheme'),
-])
-def test_refused_locations(config, loc, reason):
-    with pytest.raises(location.InvalidLocation, match=reason):
-        make(FakeVSphere(), **config).check_location(flat_image(), loc)
 
 
 # Choosing the source.
@@ -280,12 +121,7 @@ def test_truncated_peer_cache_entry_without_location_falls_back():
 
 def test_peer_copy_is_checked_against_glances_size():
     fake = FakeVSphere(peer_entry('ds1'))
-    real_copy = fake.copy
-
-    def short_copy(src, dst, force=False):
-        real_copy(src, dst, force)
-        fake.files[fake.key(dst)] -= 512
-    fake.copy = short_copy
+    fake.copies_come_out_short(by=512)
     result = make(fake).fill_cache(flat_image(), TARGET, [])
     assert result.fell_back and 'after the copy, expected %d' % SIZE \
         in result.reason
@@ -474,12 +310,7 @@ def test_failed_copy_cleans_up_and_falls_back(failing):
 
 def test_short_copy_is_refused_and_cleaned_up():
     fake = FakeVSphere(glance_file())
-    real_copy = fake.copy
-
-    def short_copy(src, dst, force=False):
-        real_copy(src, dst, force)
-        fake.files[fake.key(dst)] -= 1
-    fake.copy = short_copy
+    fake.copies_come_out_short(by=1)
     result = make(fake).fill_cache(flat_image(), TARGET, [url()])
     assert result.fell_back and 'after the copy' in result.reason
     assert fake.under('vmware_temp') == [] and fake.under('vmware_base') == []
@@ -519,86 +350,6 @@ def test_incomplete_cache_folder_is_replaced_by_the_copy(leftover, caplog):
     assert fake.files[('DC1', 'ds2', CACHE_DIR + '/%s-flat.vmdk' % IMG)] \
         == SIZE
     assert 'is incomplete' in caplog.text
-
-
-# Location discovery.
-
-def test_record_locations_orders_and_deduplicates():
-    record = {'locations': [{'url': 'a', 'metadata': {}}, {'url': 'b'},
-                            {'url': 'a'}, 'junk', {'metadata': {}}],
-              'direct_url': 'b'}
-    assert discovery.record_locations(record) == ['a', 'b']
-    assert discovery.record_locations({'direct_url': 'c'}) == ['c']
-    assert discovery.record_locations({}) == []
-
-
-class _GlanceStub(http.server.BaseHTTPRequestHandler):
-    answers = {}
-    requests = []
-
-    def do_GET(self):
-        self.requests.append((self.path, self.headers.get('X-Auth-Token')))
-        status, body = self.answers.get(self.path, (404, b'{}'))
-        self.send_response(status)
-        self.send_header('Content-Type', 'application/json')
-        self.send_header('Content-Length', str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, *args):
-        pass
-
-
-@pytest.fixture
-def glance_stub():
-    _GlanceStub.answers = {}
-    _GlanceStub.requests = []
-    server = http.server.ThreadingHTTPServer(('127.0.0.1', 0), _GlanceStub)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    adapter = ks_adapter.Adapter(
-        ks_session.Session(),
-        endpoint_override='http://127.0.0.1:%d' % server.server_port)
-    yield _GlanceStub, discovery.GlanceLocationsAPI(adapter)
-    server.shutdown()
-    server.server_close()
-    thread.join()
-
-
-def test_locations_api_returns_the_urls(glance_stub):
-    stub, api = glance_stub
-    stub.answers['/v2/images/%s/locations' % IMG] = (200, json.dumps([
-        {'url': url(), 'metadata': {'store': 'vsphere'}},
-        {'url': 'rbd://x', 'metadata': {}}]).encode())
-    assert api.locations(IMG) == [url(), 'rbd://x']
-    assert stub.requests[0][0] == '/v2/images/%s/locations' % IMG
-
-
-@pytest.mark.parametrize('status,hint', [(403, 'service role'),
-                                         (404, '2024.2'), (500, 'HTTP 500')])
-def test_locations_api_errors_name_the_cause(glance_stub, status, hint):
-    stub, api = glance_stub
-    stub.answers['/v2/images/%s/locations' % IMG] = (status, b'{}')
-    with pytest.raises(discovery.LocationsUnavailable, match=hint):
-        api.locations(IMG)
-
-
-def test_finder_prefers_the_api_and_falls_back_to_the_record(glance_stub):
-    stub, api = glance_stub
-    path = '/v2/images/%s/locations' % IMG
-    stub.answers[path] = (200, json.dumps([{'url': 'from-api'}]).encode())
-    records = []
-
-    def record():
-        records.append(1)
-        return {'direct_url': 'from-record'}
-    finder = discovery.locations_finder(IMG, api=api, record=record)
-    assert records == [] and stub.requests == []  # lazy
-    assert finder() == ['from-api'] and records == []
-    stub.answers[path] = (403, b'{}')
-    assert finder() == ['from-record']
-    assert discovery.locations_finder(IMG, record=record)() == [
-        'from-record']
 
 
 # Options.

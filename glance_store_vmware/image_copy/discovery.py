@@ -21,6 +21,10 @@ locations need not be shown to every user.  Otherwise the image record's
 
 import logging
 
+from keystoneauth1 import loading as ks_loading
+
+from glance_store_vmware import opts
+
 LOG = logging.getLogger(__name__)
 
 
@@ -46,7 +50,7 @@ class GlanceLocationsAPI:
                 'GET locations of image %s failed: %s' % (image_id, e)
             ) from None
         if resp.status_code != 200:
-            hint = {403: ' (the handler\'s user needs the service role)',
+            hint = {403: ' (the configured user needs the service role)',
                     404: ' (Glance older than 2024.2, or no such image)'}
             raise LocationsUnavailable(
                 'GET locations of image %s answered HTTP %d%s'
@@ -92,3 +96,28 @@ def locations_finder(image_id, api=None, record=None):
                 LOG.warning('%s; using the image record instead', e)
         return record_locations(record()) if record is not None else []
     return find
+
+
+def register_keystone_opts(conf, group):
+    """Register the keystoneauth options of the locations API in
+    ``group``: a user with the ``service`` role, and how to reach Glance."""
+    ks_loading.register_session_conf_options(conf, group)
+    ks_loading.register_auth_conf_options(conf, group)
+    ks_loading.register_adapter_conf_options(conf, group,
+                                             include_deprecated=False)
+    conf.set_default('service_type', 'image', group=group)
+    # keystoneauth waits forever by default; a hanging Glance must not
+    # hold a spawn or a volume creation.
+    conf.set_default('timeout', opts.LOCATIONS_API_TIMEOUT, group=group)
+
+
+def api_from_conf(conf, group):
+    """The locations API client configured in ``group``, or None if the
+    group sets no ``auth_type``."""
+    if not conf[group].auth_type:
+        return None
+    auth = ks_loading.load_auth_from_conf_options(conf, group)
+    sess = ks_loading.load_session_from_conf_options(conf, group, auth=auth)
+    adapter = ks_loading.load_adapter_from_conf_options(
+        conf, group, session=sess, auth=auth)
+    return GlanceLocationsAPI(adapter)

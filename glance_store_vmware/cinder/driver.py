@@ -1,0 +1,204 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+
+"""Cinder's ``VMwareVcVmdkDriver``, copying image data inside vSphere.
+
+For a flat (preallocated, thin, thick, eagerZeroedThick) or sparse VMDK
+image, Cinder 29 creates a disk-less backing, puts the image file on a
+datastore (the flat extent under a descriptor it created, or the sparse
+file it then converts with ``CopyVirtualDisk``), attaches the disk,
+clones the backing when the volume type's ``vmware:vmdk_type`` needs
+another disk type, and extends the disk to the volume size.  Only the step
+that moves the bytes, ``_copy_image``, changes here: Cinder uploads the
+image from Glance through cinder-volume over HTTP; this driver first
+copies the image's own file inside vSphere (``CopyDatastoreFile_Task``),
+if the image has a ``vsphere://`` location that the shared location policy
+allows, and checks the copy's size against Glance's.  Everything else,
+and every failure path, stays Cinder's own, so the volume's backing ends
+where, and as, Cinder's path would put it.  When the copy is not possible
+or fails, the reason is logged, whatever the copy wrote is removed, and
+Cinder's upload runs as if nothing had happened.
+
+Cinder's own vSphere copy (``_get_vsphere_url``, taken when the image's
+``direct_url`` is a ``vsphere://`` URL) checks nothing: not the host (it
+resolves the URL's datacenter in its own vCenter), not the datastore or
+path, not the size.  It is turned off; the checked copy replaces it for
+both shapes of locations Cinder's image service returns (the locations API
+list, or ``direct_url``).
+
+streamOptimized and OVA images go through Cinder's NFC import, unchanged.
+"""
+
+from cinder import exception
+from cinder.volume.drivers.vmware import vmdk
+from oslo_config import cfg
+from oslo_log import log as logging
+
+from glance_store_vmware import opts
+from glance_store_vmware.image_copy import discovery
+from glance_store_vmware.image_copy import engine as engine_mod
+from glance_store_vmware.image_copy import image as image_mod
+from glance_store_vmware.image_copy import policy
+from glance_store_vmware.image_copy import vcenter
+from glance_store_vmware.vsphere import paths
+
+LOG = logging.getLogger(__name__)
+CONF = cfg.CONF
+LOCATIONS_GROUP = opts.CINDER_LOCATIONS_GROUP
+
+discovery.register_keystone_opts(CONF, LOCATIONS_GROUP)
+
+
+def image_from_meta(image_id, meta):
+    """The ``Image`` that Cinder's image service describes (``show``)."""
+    properties = meta.get('properties') or {}
+    return image_mod.Image(
+        id=image_id, size=meta.get('size') or None,
+        disk_format=meta.get('disk_format') or 'vmdk',
+        disk_type=properties.get('vmware_disktype') or 'preallocated',
+        container_format=meta.get('container_format') or 'bare',
+        virtual_size=meta.get('virtual_size') or None)
+
+
+def _cause(exc):
+    """One line naming an exception, for a log message."""
+    text = ' '.join(str(exc).split())[:300]
+    name = type(exc).__name__
+    return '%s: %s' % (name, text) if text else name
+
+
+class VSphereImagesVmdkDriver(vmdk.VMwareVcVmdkDriver):
+    """``VMwareVcVmdkDriver`` whose volumes from images are made by a
+    checked copy inside vSphere when the image's location allows it."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.configuration.append_config_values(opts.CINDER_OPTS)
+        self._policy_config = None
+        self._glance_locations = None
+        self._engine = None
+        self._locations = None
+
+    @staticmethod
+    def get_driver_options():
+        return vmdk.VMwareVcVmdkDriver.get_driver_options() + opts.CINDER_OPTS
+
+    def do_setup(self, context):
+        # Refused before Cinder logs in: a bad option stops this backend.
+        self._policy_config = self._checked_policy_config()
+        self._glance_locations = self._make_locations_api()
+        super().do_setup(context)
+
+    def _checked_policy_config(self):
+        conf = self.configuration
+        try:
+            return policy.PolicyConfig.from_options(
+                conf.vmware_host_ip, conf.vmware_host_port,
+                host_aliases=conf.vsphere_image_location_host_aliases,
+                image_dir=conf.vsphere_image_dir,
+                datastores=conf.vsphere_image_datastores,
+                require_image_id_name=(
+                    conf.vsphere_image_require_image_id_file_name),
+                datastores_option='vsphere_image_datastores')
+        except ValueError as e:
+            LOG.error('Invalid VMDK backend configuration: %s', e)
+            raise exception.InvalidInput(reason=str(e))
+
+    def _make_locations_api(self):
+        if not self.configuration.vsphere_image_use_locations_api:
+            return None
+        try:
+            return discovery.api_from_conf(CONF, LOCATIONS_GROUP)
+        except Exception as e:
+            LOG.error('Invalid [%s] configuration: %s', LOCATIONS_GROUP,
+                      _cause(e))
+            raise exception.InvalidInput(
+                reason='[%s]: %s' % (LOCATIONS_GROUP, _cause(e)))
+
+    def _get_vsphere_url(self, context, image_service, image_id):
+        # Cinder's unchecked copy; _copy_image makes the checked one.
+        return None
+
+    def _copy_image(self, context, dc_ref, image_service, image_id,
+                    image_size_in_bytes, ds_name, upload_file_path):
+        try:
+            reason = self._copy_in_vsphere(
+                context, dc_ref, image_service, image_id,
+                image_size_in_bytes, ds_name, upload_file_path)
+        except Exception as e:
+            LOG.debug('vSphere copy failure', exc_info=True)
+            reason = 'the vSphere copy failed: %s' % _cause(e)
+        if reason is None:
+            return
+        LOG.info('Image %s is not copied inside vSphere, uploading it '
+                 'through this volume node: %s', image_id, reason)
+        super()._copy_image(context, dc_ref, image_service, image_id,
+                            image_size_in_bytes, ds_name, upload_file_path)
+
+    def _copy_in_vsphere(self, context, dc_ref, image_service, image_id,
+                         size, ds_name, file_path):
+        """Copy the image's file to ``file_path`` on ``ds_name``; None if
+        done, else why not.  Whatever it wrote is gone when it fails."""
+        image = image_from_meta(image_id, image_service.show(context,
+                                                             image_id))
+        if image.size != size:
+            return ('Glance gives the image %s bytes, Cinder expects %s'
+                    % (image.size, size))
+
+        def record():
+            direct_url, locations = image_service.get_location(context,
+                                                               image_id)
+            return {'direct_url': direct_url, 'locations': locations}
+
+        finder = discovery.locations_finder(
+            image_id, api=self._glance_locations, record=record)
+        engine, chooser = self._copier()
+        reasons = []
+        source = chooser.choose(image, finder, reasons)
+        if source is None:
+            return '; '.join(reasons)
+        dest = paths.DatastoreFile(self._dc_path(dc_ref), ds_name, file_path)
+        try:
+            engine.copy_file(source, dest, size)
+        except Exception as e:
+            LOG.warning('Image %s: copying %s to %s failed: %s', image_id,
+                        source, dest, _cause(e))
+            return 'copying from %s failed: %s' % (source, _cause(e))
+        LOG.info('Image %s copied inside vSphere from %s to %s', image_id,
+                 source, dest)
+        return None
+
+    def _copier(self):
+        """The copy engine on Cinder's session, and the location chooser;
+        made when first needed (after Cinder has logged in)."""
+        if self._engine is None:
+            conf = self.configuration
+            if self._policy_config is None:
+                self._policy_config = self._checked_policy_config()
+            vc = vcenter.VCenter.sharing(
+                self.session, conf.vmware_host_ip,
+                port=conf.vmware_host_port, ca_file=conf.vmware_ca_file,
+                insecure=conf.vmware_insecure,
+                timeout=conf.vsphere_image_vcenter_timeout,
+                poll_interval=conf.vmware_task_poll_interval)
+            self._locations = policy.LocationChooser(
+                self._policy_config, vc.inventory, vc.http.size)
+            self._engine = engine_mod.CopyEngine(vc.files, vc.http)
+        return self._engine, self._locations
+
+    def _dc_path(self, dc_ref):
+        # "/DC0" -> "DC0", as Glance's locations and dcPath name it.
+        path = (self.volumeops.get_inventory_path(dc_ref) or '').strip('/')
+        if not path:
+            raise ValueError('vCenter gave no inventory path for the '
+                             'datacenter')
+        return path
