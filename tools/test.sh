@@ -8,6 +8,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 tools/install-deps.sh
 
+# The simulator patches' own Go tests (tests/vcsim/simtest).
+python3 -m tests.vcsim.build --go-test
+
 # Tests of glance_store's in-tree driver need 127.0.0.1:443; here a busy
 # port is a failure, not a skip.
 export GSV_REQUIRE_PORT_443=1

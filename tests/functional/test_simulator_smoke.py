@@ -17,6 +17,7 @@ prove insecure mode works and that verification really rejects a server
 the CA did not sign.
 """
 
+import hashlib
 import os
 import socket
 import ssl
@@ -536,3 +537,92 @@ def test_created_virtual_disk_can_be_copied(vcsim, session):
              destDatacenter=dc_ref(vcsim))
 
     assert os.path.isfile(local_path(vcsim, 'vm/copy.vmdk'))
+
+
+# NFC pull (HttpNfcLeasePullFromUrls_Task, patch 0021) through suds ---------
+
+def _import_lease(vcsim, session):
+    """An ImportVApp lease for a VM with one disk; returns (lease, import
+    key of the disk)."""
+    factory = session.vim.client.factory
+    cluster = moref(vcsim.datacenter()['clusters'][0]['moref'],
+                    'ClusterComputeResource')
+    pool = vim_util.get_object_property(session.vim, cluster, 'resourcePool')
+    vm_folder = vim_util.get_object_property(session.vim, dc_ref(vcsim),
+                                             'vmFolder')
+    controller = factory.create('ns0:VirtualLsiLogicController')
+    controller.key, controller.busNumber = -100, 0
+    controller.sharedBus = 'noSharing'
+    disk = factory.create('ns0:VirtualDisk')
+    disk.key, disk.unitNumber, disk.controllerKey = -101, 0, -100
+    disk.capacityInKB = 1024
+    disk.backing = factory.create('ns0:VirtualDiskFlatVer2BackingInfo')
+    disk.backing.diskMode, disk.backing.fileName = 'persistent', ''
+    changes = []
+    for device in (controller, disk):
+        change = factory.create('ns0:VirtualDeviceConfigSpec')
+        change.operation, change.device = 'add', device
+        changes.append(change)
+    changes[1].fileOperation = 'create'
+    config = factory.create('ns0:VirtualMachineConfigSpec')
+    config.name, config.guestId = 'pulled', 'otherGuest'
+    config.files = factory.create('ns0:VirtualMachineFileInfo')
+    config.files.vmPathName = ds_path(DS, '')
+    config.deviceChange = changes
+    spec = factory.create('ns0:VirtualMachineImportSpec')
+    spec.configSpec = config
+    lease = session.invoke_api(session.vim, 'ImportVApp', pool, spec=spec,
+                               folder=vm_folder)
+    session.wait_for_lease_ready(lease)
+    info = vim_util.get_object_property(session.vim, lease, 'info')
+    key, = [url.importKey for url in info.deviceUrl if url.disk]
+    return lease, key
+
+
+def _source_file(session, folder, key, path, thumbprint, size):
+    factory = session.vim.client.factory
+    source = factory.create('ns0:HttpNfcLeaseSourceFile')
+    source.targetDeviceId, source.url = key, folder.url(path)
+    source.create, source.sslThumbprint, source.size = False, thumbprint, size
+    header = factory.create('ns0:KeyValue')
+    header.key, header.value = 'Cookie', folder.cookie
+    source.httpHeaders = [header]
+    return source
+
+
+def _sha1_thumbprint(cert_file):
+    with open(cert_file) as f:
+        der = ssl.PEM_cert_to_DER_cert(f.read())
+    return ':'.join('%02X' % b for b in hashlib.sha1(der).digest())
+
+
+def test_host_pulls_a_datastore_file_into_an_import_lease(vcsim, session,
+                                                          folder):
+    folder.put('images/disk.vmdk', PAYLOAD).raise_for_status()
+    thumbprint = _sha1_thumbprint(vcsim.ca.cert_file)
+    lease, key = _import_lease(vcsim, session)
+
+    run_task(session, 'HttpNfcLeasePullFromUrls_Task', lease, files=[
+        _source_file(session, folder, key, 'images/disk.vmdk', thumbprint,
+                     len(PAYLOAD))])
+    session.invoke_api(session.vim, 'HttpNfcLeaseComplete', lease)
+
+
+@pytest.mark.parametrize('path, thumbprint, size, fault', [
+    ('images/disk.vmdk', '00:11:22', None, 'SSLVerifyFault'),
+    ('images/missing.vmdk', None, None, 'HttpFault'),
+    ('images/disk.vmdk', None, 1, 'SystemError'),
+])
+def test_a_failed_pull_fails_its_task(vcsim, session, folder, path,
+                                      thumbprint, size, fault):
+    folder.put('images/disk.vmdk', PAYLOAD).raise_for_status()
+    thumbprint = thumbprint or _sha1_thumbprint(vcsim.ca.cert_file)
+    lease, key = _import_lease(vcsim, session)
+    source = _source_file(session, folder, key, path, thumbprint,
+                          size or len(PAYLOAD))
+
+    with pytest.raises(vexc.VimFaultException) as raised:
+        run_task(session, 'HttpNfcLeasePullFromUrls_Task', lease,
+                 files=[source])
+    assert raised.value.fault_list == [fault]
+    session.invoke_api(session.vim, 'HttpNfcLeaseAbort', lease)

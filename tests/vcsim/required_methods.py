@@ -122,9 +122,20 @@ NOVA_VMWAREAPI_METHODS = frozenset({
     'CancelRetrievePropertiesEx',
 })
 
+# The host's pull into an import lease (vSphere 6.7+), simulated by patch
+# 0021 and driven through suds by tests/functional/test_simulator_smoke.py;
+# the Nova and Cinder import path is to use it (issue 10).
+NFC_PULL_METHODS = frozenset({
+    'ImportVApp',
+    'HttpNfcLeasePullFromUrls_Task',
+    'HttpNfcLeaseComplete',
+    'HttpNfcLeaseAbort',
+})
+
 VIM_METHODS_USED = frozenset(
     STORE_METHODS
     | OSLO_VMWARE_METHODS
     | GLANCE_STORE_INTREE_METHODS
     | NOVA_VMWAREAPI_METHODS
+    | NFC_PULL_METHODS
 )

@@ -32,9 +32,9 @@ import (
 // The calls Cinder's VMDK driver (volumeops.py) makes on volume backings:
 // patches 0018-0020.
 
-// createBacking creates a VM like a Cinder volume backing: one 1 MiB disk on
-// LocalDS_0 whose -flat extent holds data and whose text descriptor names it.
-func (e *env) createBacking(name string, spec types.VirtualMachineConfigSpec, data []byte) (*object.VirtualMachine, *types.VirtualDisk) {
+// oneDiskVM completes spec for a VM with one 1 MiB disk on LocalDS_0 and
+// returns the pool and folder to create it in.
+func (e *env) oneDiskVM(name string, spec *types.VirtualMachineConfigSpec) (*object.ResourcePool, *object.Folder) {
 	e.t.Helper()
 	finder := find.NewFinder(e.client.Client, false)
 	finder.SetDatacenter(e.dc)
@@ -54,7 +54,15 @@ func (e *env) createBacking(name string, spec types.VirtualMachineConfigSpec, da
 	spec.Name = name
 	spec.GuestId = "otherGuest"
 	spec.Files = &types.VirtualMachineFileInfo{VmPathName: "[LocalDS_0]"}
-	tk, err := folders.VmFolder.CreateVM(e.ctx, spec, pool, nil)
+	return pool, folders.VmFolder
+}
+
+// createBacking creates a VM like a Cinder volume backing: one 1 MiB disk on
+// LocalDS_0 whose -flat extent holds data and whose text descriptor names it.
+func (e *env) createBacking(name string, spec types.VirtualMachineConfigSpec, data []byte) (*object.VirtualMachine, *types.VirtualDisk) {
+	e.t.Helper()
+	pool, folder := e.oneDiskVM(name, &spec)
+	tk, err := folder.CreateVM(e.ctx, spec, pool, nil)
 	if err != nil {
 		e.t.Fatal(err)
 	}
