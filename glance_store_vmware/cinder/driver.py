@@ -38,6 +38,8 @@ list, or ``direct_url``).
 streamOptimized and OVA images go through Cinder's NFC import, unchanged.
 """
 
+import contextvars
+
 from cinder import exception
 from cinder.volume.drivers.vmware import vmdk
 from oslo_config import cfg
@@ -49,6 +51,7 @@ from glance_store_vmware.image_copy import engine as engine_mod
 from glance_store_vmware.image_copy import image as image_mod
 from glance_store_vmware.image_copy import policy
 from glance_store_vmware.image_copy import vcenter
+from glance_store_vmware.vsphere import errors
 from glance_store_vmware.vsphere import paths
 
 LOG = logging.getLogger(__name__)
@@ -56,6 +59,13 @@ CONF = cfg.CONF
 LOCATIONS_GROUP = opts.CINDER_LOCATIONS_GROUP
 
 discovery.register_keystone_opts(CONF, LOCATIONS_GROUP)
+
+# What the volume manager gave clone_image (the image's id, locations and
+# record), for _copy_image further down the same call: no second request
+# to Glance.  A context variable, as cinder-volume serves requests
+# concurrently.
+_GIVEN = contextvars.ContextVar('glance_store_vmware_cinder_image',
+                                default=(None, None, None))
 
 
 def image_from_meta(image_id, meta):
@@ -68,12 +78,6 @@ def image_from_meta(image_id, meta):
         container_format=meta.get('container_format') or 'bare',
         virtual_size=meta.get('virtual_size') or None)
 
-
-def _cause(exc):
-    """One line naming an exception, for a log message."""
-    text = ' '.join(str(exc).split())[:300]
-    name = type(exc).__name__
-    return '%s: %s' % (name, text) if text else name
 
 
 class VSphereImagesVmdkDriver(vmdk.VMwareVcVmdkDriver):
@@ -120,9 +124,19 @@ class VSphereImagesVmdkDriver(vmdk.VMwareVcVmdkDriver):
             return discovery.api_from_conf(CONF, LOCATIONS_GROUP)
         except Exception as e:
             LOG.error('Invalid [%s] configuration: %s', LOCATIONS_GROUP,
-                      _cause(e))
+                      errors.describe(e))
             raise exception.InvalidInput(
-                reason='[%s]: %s' % (LOCATIONS_GROUP, _cause(e)))
+                reason='[%s]: %s' % (LOCATIONS_GROUP, errors.describe(e)))
+
+    def clone_image(self, context, volume, image_location, image_meta,
+                    image_service):
+        # Cinder's clone_image makes the volume by copy_image_to_volume.
+        token = _GIVEN.set((image_meta['id'], image_location, image_meta))
+        try:
+            return super().clone_image(context, volume, image_location,
+                                       image_meta, image_service)
+        finally:
+            _GIVEN.reset(token)
 
     def _get_vsphere_url(self, context, image_service, image_id):
         # Cinder's unchecked copy; _copy_image makes the checked one.
@@ -136,7 +150,7 @@ class VSphereImagesVmdkDriver(vmdk.VMwareVcVmdkDriver):
                 image_size_in_bytes, ds_name, upload_file_path)
         except Exception as e:
             LOG.debug('vSphere copy failure', exc_info=True)
-            reason = 'the vSphere copy failed: %s' % _cause(e)
+            reason = 'the vSphere copy failed: %s' % errors.describe(e)
         if reason is None:
             return
         LOG.info('Image %s is not copied inside vSphere, uploading it '
@@ -148,15 +162,20 @@ class VSphereImagesVmdkDriver(vmdk.VMwareVcVmdkDriver):
                          size, ds_name, file_path):
         """Copy the image's file to ``file_path`` on ``ds_name``; None if
         done, else why not.  Whatever it wrote is gone when it fails."""
-        image = image_from_meta(image_id, image_service.show(context,
-                                                             image_id))
+        given_id, given_location, given_meta = _GIVEN.get()
+        if given_id != image_id:
+            given_location = given_meta = None
+        if given_meta is None:
+            given_meta = image_service.show(context, image_id)
+        image = image_from_meta(image_id, given_meta)
         if image.size != size:
             return ('Glance gives the image %s bytes, Cinder expects %s'
                     % (image.size, size))
 
         def record():
-            direct_url, locations = image_service.get_location(context,
-                                                               image_id)
+            direct_url, locations = (
+                given_location if given_location is not None
+                else image_service.get_location(context, image_id))
             return {'direct_url': direct_url, 'locations': locations}
 
         finder = discovery.locations_finder(
@@ -171,8 +190,8 @@ class VSphereImagesVmdkDriver(vmdk.VMwareVcVmdkDriver):
             engine.copy_file(source, dest, size)
         except Exception as e:
             LOG.warning('Image %s: copying %s to %s failed: %s', image_id,
-                        source, dest, _cause(e))
-            return 'copying from %s failed: %s' % (source, _cause(e))
+                        source, dest, errors.describe(e))
+            return 'copying from %s failed: %s' % (source, errors.describe(e))
         LOG.info('Image %s copied inside vSphere from %s to %s', image_id,
                  source, dest)
         return None

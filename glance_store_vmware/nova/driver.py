@@ -42,6 +42,7 @@ from glance_store_vmware import opts
 from glance_store_vmware.image_copy import discovery
 from glance_store_vmware.image_copy import vcenter
 from glance_store_vmware.nova import handler as handler_mod
+from glance_store_vmware.vsphere import errors
 
 LOG = logging.getLogger(__name__)
 CONF = cfg.CONF
@@ -193,7 +194,8 @@ class VSphereImagesVMOps(vmops.VMwareVMOps):
         except Exception as e:
             LOG.warning('Cannot check the cache entry of image %s on %s, '
                         'using it as it is: %s', vi.ii.image_id,
-                        vi.datastore.name, _cause(e), instance=vi.instance)
+                        vi.datastore.name, errors.describe(e),
+                        instance=vi.instance)
             return False
         if problem is None:
             return False
@@ -248,8 +250,8 @@ class VSphereImagesVMOps(vmops.VMwareVMOps):
                                                      self._target(vi))
         except Exception as e:
             LOG.warning('Cannot check the cache entry %s on %s: %s',
-                        vi.cache_image_folder, vi.datastore.name, _cause(e),
-                        instance=vi.instance)
+                        vi.cache_image_folder, vi.datastore.name,
+                        errors.describe(e), instance=vi.instance)
             return None
 
     def _delete_cache_folder(self, vi, problem):
@@ -269,7 +271,7 @@ class VSphereImagesVMOps(vmops.VMwareVMOps):
             return not self.fill_cache_in_vsphere(context, vi).fell_back
         except Exception as e:
             LOG.warning('Image %s: the vSphere copy failed, using the Glance '
-                        'download: %s', vi.ii.image_id, _cause(e),
+                        'download: %s', vi.ii.image_id, errors.describe(e),
                         instance=vi.instance)
             LOG.debug('vSphere copy failure', exc_info=True)
             return False
@@ -345,12 +347,6 @@ class VSphereImagesVMOps(vmops.VMwareVMOps):
     def _inventory_path(self, dc_ref):
         return vutil.get_inventory_path(self._session.vim, dc_ref)
 
-
-def _cause(exc):
-    """One line naming an exception, for a log message."""
-    text = ' '.join(str(exc).split())[:300]
-    name = type(exc).__name__
-    return '%s: %s' % (name, text) if text else name
 
 
 class VSphereImagesVCDriver(vmware_driver.VMwareVCDriver):

@@ -50,3 +50,10 @@ class TransferError(VSphereError):
 class ConnectionLost(TransferError):
     """vCenter dropped the connection in the middle of a transfer (it
     crashed, restarted, or the network broke): worth trying again later."""
+
+
+def describe(exc):
+    """One line naming an exception and its message, for a log line."""
+    text = ' '.join(str(exc).split())
+    return '%s: %s' % (type(exc).__name__, text[:300]) if text else \
+        type(exc).__name__

@@ -135,10 +135,7 @@ def _cause(exc):
     return seen
 
 
-def _describe(exc):
-    text = ' '.join(str(exc).split())
-    return '%s: %s' % (type(exc).__name__, text[:300]) if text else \
-        type(exc).__name__
+_describe = errors.describe
 
 
 # How a failed call is classified.

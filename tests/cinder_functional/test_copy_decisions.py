@@ -30,6 +30,7 @@ import pytest
 
 from glance_store_vmware import opts
 from glance_store_vmware.cinder import driver as driver_mod
+from glance_store_vmware.image_copy import policy
 from glance_store_vmware.image_copy import vcenter
 from glance_store_vmware.vsphere import errors
 from tests.unit.fake_vsphere import IMG
@@ -429,3 +430,60 @@ def test_unknown_auth_plugin_stops_the_backend(make_driver):
         up.assert_not_called()
     finally:
         conf.clear_override('auth_type', group=group)
+
+
+def test_what_the_volume_manager_gave_clone_image_is_used(make_driver, fake,
+                                                         monkeypatch):
+    # The volume manager calls clone_image with the image's locations and
+    # record; Cinder's clone_image goes on to copy_image_to_volume, whose
+    # flat-image path calls _copy_image: Glance is not asked again.
+    def copy_image_to_volume(self, context, volume, image_service, image_id):
+        self._copy_image(context, DC_REF, image_service, image_id, SIZE,
+                         'ds2', DEST)
+    monkeypatch.setattr(vmdk.VMwareVcVmdkDriver, 'copy_image_to_volume',
+                        copy_image_to_volume)
+    driver = make_driver()
+    service = ImageService()
+    given = ImageService(api_shape(url()))
+    assert driver.clone_image(mock.sentinel.context, mock.sentinel.volume,
+                              given.locations, given.meta, service) == (
+        None, True)
+    assert service.calls == []
+    assert copies(fake) == [('copy', '[ds1] openstack_glance/' + IMG,
+                             '[ds2] ' + DEST)]
+    driver.uploads.assert_not_called()
+    # Outside that call, Glance is asked.
+    copy_image(driver, service)
+    assert service.calls == ['show', 'get_location']
+
+
+def test_documented_cinder_conf_names_only_known_options():
+    import configparser
+    import os
+
+    from cinder.volume import driver as cinder_driver
+    path = os.path.join(os.path.dirname(__file__), '..', '..', 'etc',
+                        'cinder.conf')
+    parser = configparser.ConfigParser()
+    parser.read(path)
+    [backend] = parser['DEFAULT']['enabled_backends'].split(',')
+    section = parser[backend.strip()]
+    assert section['volume_driver'] == (
+        'glance_store_vmware.cinder.driver.VSphereImagesVmdkDriver')
+    # volume_driver is the volume manager's option, read before any driver.
+    known = {'volume_driver'} | {
+        o.name for o in cinder_driver.volume_opts
+        + driver_mod.VSphereImagesVmdkDriver.get_driver_options()}
+    assert set(section) - set(parser['DEFAULT']) <= known
+    conf = cfg.ConfigOpts()
+    conf.register_opts(vmdk.vmdk_opts + opts.CINDER_OPTS, group=backend)
+    conf(['--config-file', path], project='cinder')
+    config = policy.PolicyConfig.from_options(
+        conf[backend].vmware_host_ip, conf[backend].vmware_host_port,
+        host_aliases=conf[backend].vsphere_image_location_host_aliases,
+        image_dir=conf[backend].vsphere_image_dir,
+        datastores=conf[backend].vsphere_image_datastores,
+        require_image_id_name=True,
+        datastores_option='vsphere_image_datastores')
+    assert config.datastores == (('DC1', 'datastore1'),)
+    assert (config.host, config.port) == ('vcenter.example.org', 443)
