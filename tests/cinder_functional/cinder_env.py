@@ -20,6 +20,7 @@ database's part is played by ``VolumeTypes`` (extra specs) and unsaved
 ``Volume`` objects.
 """
 
+import configparser
 import os
 import threading
 import uuid
@@ -30,8 +31,17 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(
     os.path.abspath(__file__))))
 CINDER_CONF = os.path.join(ROOT, 'etc', 'cinder.conf')
 STOCK_DRIVER = 'cinder.volume.drivers.vmware.vmdk.VMwareVcVmdkDriver'
-OUR_DRIVER = 'glance_store_vmware.cinder.driver.VSphereImagesVmdkDriver'
 BACKEND = 'vmware-images'  # etc/cinder.conf's backend section
+
+
+def _documented_driver():
+    parser = configparser.ConfigParser(interpolation=None)
+    parser.read(CINDER_CONF)
+    return parser[BACKEND]['volume_driver']
+
+
+# Ours, as etc/cinder.conf names it.
+OUR_DRIVER = _documented_driver()
 CHUNK = 64 * 1024
 
 _lock = threading.Lock()
@@ -40,8 +50,8 @@ _configured = None
 
 def configure(lock_path):
     """Load Cinder's configuration once per process: etc/cinder.conf, the
-    documented file, when there is one.  The vCenter of each test is set
-    per driver (``backend_settings``)."""
+    documented file.  The vCenter of each test is set per driver
+    (``backend_settings``)."""
     global _configured
     with _lock:
         if _configured is not None:
@@ -51,10 +61,8 @@ def configure(lock_path):
         from oslo_concurrency import lockutils
         from oslo_config import cfg
 
-        files = []
-        if os.path.exists(CINDER_CONF):
-            files.append(_render_cinder_conf(lock_path))
-        cfg.CONF([], project='cinder', default_config_files=files)
+        cfg.CONF([], project='cinder',
+                 default_config_files=[_render_cinder_conf(lock_path)])
         lockutils.set_defaults(lock_path)
         objects.register_all()
         _configured = cfg.CONF
