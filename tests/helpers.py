@@ -18,6 +18,7 @@ import http.server
 import json
 import os
 import socket
+import struct
 import threading
 import time
 import types
@@ -27,6 +28,12 @@ def payload(size, seed=None):
     """``size`` bytes of image data; random unless ``seed`` is given."""
     block = hashlib.sha512(seed or os.urandom(16)).digest() * 2048  # 128 KiB
     return (block * (size // len(block) + 1))[:size]
+
+
+def sparse_disk(capacity_sectors, size=256 * 1024):
+    """A hosted sparse VMDK: its header, and filler."""
+    header = b'KDMV' + struct.pack('<IIQ', 1, 3, capacity_sectors)
+    return header + payload(size - len(header), b'sparse')
 
 
 def files_under(directory):

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs every test: lint, unit, functional (against the vCenter simulator),
 # a real glance-api, the real Nova driver and Nova's own VMware unit tests,
+# the real Cinder VMDK driver,
 # the reliability suite (quick mode) and the documentation build.  Installs
 # what it needs first.
 set -euo pipefail
@@ -14,7 +15,7 @@ python3 -m tests.vcsim.build --go-test
 # port is a failure, not a skip.
 export GSV_REQUIRE_PORT_443=1
 rm -rf reports
-.venv-tools/bin/tox -e pep8,py3,functional,glance-functional,nova-functional,reliability,docs "$@"
+.venv-tools/bin/tox -e pep8,py3,functional,glance-functional,nova-functional,cinder-functional,reliability,docs "$@"
 python3 tools/check_junit.py reports/functional.xml \
     reports/glance-functional.xml reports/nova-functional.xml \
-    reports/reliability.xml
+    reports/cinder-functional.xml reports/reliability.xml

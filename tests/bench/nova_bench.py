@@ -38,33 +38,18 @@ import time
 import uuid
 
 from tests import helpers
+from tests.bench import transfer_counts
 
 MiB = 1024 * 1024
 TARGET_RATIO = 10.0
 
 
-def _write_image(path, size):
-    block = os.urandom(MiB)
-    os.makedirs(os.path.dirname(path), exist_ok=True)
-    with open(path, 'wb') as f:
-        for i in range(0, size, MiB):
-            f.write(block[:min(MiB, size - i)])
-
-
 class Counters:
     glance_bytes = 0
-    upload_bytes = 0
 
 
 def _install_counters(nova_env):
-    from oslo_vmware import rw_handles
-
-    real_write = rw_handles.FileWriteHandle.write
-
-    def counting_write(self, data):
-        Counters.upload_bytes += len(data)
-        return real_write(self, data)
-    rw_handles.FileWriteHandle.write = counting_write
+    transfer_counts.UploadCounter.install()
 
     class FileGlance(nova_env.FakeGlance):
         """Serves images from files instead of memory."""
@@ -122,16 +107,14 @@ def run(variant, size, build, ca, port, workdir, glance_cls):
         vm_util._VM_REFS_CACHE.clear()
 
         image_id = str(uuid.uuid4())
-        path = os.path.join(sim.datastore_dir('LocalDS_0'),
-                            'openstack_glance', image_id)
-        _write_image(path, size)
-        location = ('vsphere://127.0.0.1:%d/folder/openstack_glance/%s'
-                    '?dcPath=DC0&dsName=LocalDS_0' % (port, image_id))
+        path, location = transfer_counts.store_layout(sim, port, image_id)
+        transfer_counts.write_image(path, size)
         glance = glance_cls()
         glance.add_file(image_id, path,
                         [location] if variant == 'ours' else [])
         images.IMAGE_API = glance
-        Counters.glance_bytes = Counters.upload_bytes = 0
+        Counters.glance_bytes = 0
+        transfer_counts.UploadCounter.reset()
 
         driver = nova_env.compute_driver(
             'vsphere_images.VSphereImagesVCDriver' if variant == 'ours'
@@ -151,7 +134,8 @@ def run(variant, size, build, ca, port, workdir, glance_cls):
             raise RuntimeError('%s: cache has %d bytes, expected %d'
                                % (variant, os.path.getsize(cached), size))
         return dict(fill=fill[0], spawn=spawn_seconds,
-                    through=Counters.glance_bytes + Counters.upload_bytes)
+                    through=(Counters.glance_bytes
+                             + transfer_counts.UploadCounter.bytes))
 
 
 def main(argv=None):

@@ -35,11 +35,19 @@ Faults of any request:
   (a vCenter that accepts connections and hangs), until reset or stop.
 - ``busy = N``: answer the next N SOAP requests (``/sdk``) with HTTP 503,
   as vCenter's reverse proxy does while its services start.
+- ``lose_answer = {method: N}``: forward the next N SOAP calls of
+  ``method`` (e.g. ``'CopyDatastoreFile_Task'``), so that vCenter carries
+  them out, then answer the client with a SOAP fault instead (the answer
+  lost on the way).
+
+Counted: ``folder_bytes``, the body bytes of ``/folder`` requests and
+responses in both directions (file data through the client).
 """
 
 import collections
 import http.client
 import http.server
+import re
 import socket
 import socketserver
 import ssl
@@ -76,10 +84,13 @@ class FaultProxy:
         self.on_put = None
         self.silent = False
         self.busy = 0
+        self.lose_answer = {}
         with self._lock:
             self.accepted = 0                       # TLS connections
             self.connections = collections.Counter()  # by first path part
             self.requests = collections.Counter()     # by (part, method)
+            self.folder_bytes = 0
+            self.lost_answers = collections.Counter()  # by SOAP method
 
     def start(self):
         """Start listening; a restart after ``stop`` keeps the port, so
@@ -123,6 +134,26 @@ class FaultProxy:
         if self.stall_after is not None:
             return 'stall', self.stall_after, None
         return None
+
+
+SOAP_FAULT = (
+    b'<?xml version="1.0" encoding="UTF-8"?>'
+    b'<soapenv:Envelope xmlns:soapenv="http://schemas.xmlsoap.org/soap/'
+    b'envelope/"><soapenv:Body><soapenv:Fault>'
+    b'<faultcode>ServerFaultCode</faultcode>'
+    b'<faultstring>fault proxy: the answer to %s was lost</faultstring>'
+    b'<detail><SystemErrorFault xmlns="urn:vim25" '
+    b'xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" '
+    b'xsi:type="SystemError"><reason>answer lost</reason>'
+    b'</SystemErrorFault></detail>'
+    b'</soapenv:Fault></soapenv:Body></soapenv:Envelope>')
+
+
+def _soap_method(body):
+    """The vim method a SOAP request calls: the Body's first element."""
+    match = re.search(rb'<(?:[\w-]+:)?Body[^>]*>\s*<(?:[\w-]+:)?([\w]+)',
+                      body)
+    return match.group(1).decode() if match else ''
 
 
 def _shutdown(sock):
@@ -208,20 +239,13 @@ class _Handler(http.server.BaseHTTPRequestHandler):
                 proxy.on_put(self.path)
             fault = proxy._fault()
 
-        if self._upstream is None:
-            self._upstream = http.client.HTTPSConnection(
-                *proxy.upstream, context=proxy._client_tls, timeout=60)
-        up = self._upstream
         chunked = 'chunked' in self.headers.get('Transfer-Encoding', '')
-        up.putrequest(self.command, self.path, skip_host=True,
-                      skip_accept_encoding=True)
-        for name, value in self.headers.items():
-            if name.lower() not in HOP_BY_HOP:
-                up.putheader(name, value)
-        if chunked:
-            up.putheader('Transfer-Encoding', 'chunked')
-        up.endheaders()
-        complete = self._send_body(up, chunked, fault[1] if fault else None)
+        if part == 'sdk' and proxy.lose_answer:
+            return self._forward_soap(part, chunked)
+
+        up = self._open_upstream(chunked)
+        complete = self._send_body(up, chunked, fault[1] if fault else None,
+                                   count=part == 'folder')
 
         if fault and fault[0] == 'stall':
             proxy._stopping.wait()
@@ -238,11 +262,56 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             self.end_headers()
             self.close_connection = True
             return
-        self._send_response(up.getresponse())
+        self._send_response(up.getresponse(), count=part == 'folder')
+
+    def _open_upstream(self, chunked, length=None):
+        proxy = self.proxy
+        if self._upstream is None:
+            self._upstream = http.client.HTTPSConnection(
+                *proxy.upstream, context=proxy._client_tls, timeout=60)
+        up = self._upstream
+        up.putrequest(self.command, self.path, skip_host=True,
+                      skip_accept_encoding=True)
+        for name, value in self.headers.items():
+            if name.lower() not in HOP_BY_HOP and not (
+                    length is not None and name.lower() == 'content-length'):
+                up.putheader(name, value)
+        if length is not None:
+            up.putheader('Content-Length', str(length))
+        elif chunked:
+            up.putheader('Transfer-Encoding', 'chunked')
+        up.endheaders()
+        return up
+
+    def _forward_soap(self, part, chunked):
+        body = b''.join(self._body(chunked))
+        up = self._open_upstream(chunked, length=len(body))
+        up.send(body)
+        resp = up.getresponse()
+        method = _soap_method(body)
+        with self.proxy._lock:
+            lose = self.proxy.lose_answer.get(method, 0) > 0
+            if lose:
+                self.proxy.lose_answer[method] -= 1
+                self.proxy.lost_answers[method] += 1
+        if not lose:
+            return self._send_response(resp)
+        resp.read()
+        fault = SOAP_FAULT % method.encode()
+        self.send_response_only(500)
+        self.send_header('Content-Type', 'text/xml; charset=utf-8')
+        self.send_header('Content-Length', str(len(fault)))
+        self.end_headers()
+        self.wfile.write(fault)
+        self.wfile.flush()
 
     do_GET = do_HEAD = do_POST = do_PUT = do_DELETE = _forward
 
-    def _send_body(self, up, chunked, limit):
+    def _count(self, data):
+        with self.proxy._lock:
+            self.proxy.folder_bytes += len(data)
+
+    def _send_body(self, up, chunked, limit, count=False):
         """Forward the request body, at most ``limit`` bytes of it.
 
         Returns whether the whole body was forwarded.
@@ -252,8 +321,12 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             if limit is not None and sent + len(data) >= limit:
                 data = data[:limit - sent]
                 self._write(up, data, chunked)
+                if count:
+                    self._count(data)
                 return False
             self._write(up, data, chunked)
+            if count:
+                self._count(data)
             sent += len(data)
         if chunked:
             up.send(b'0\r\n\r\n')
@@ -285,7 +358,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             yield self.rfile.read(size)
             self.rfile.readline()
 
-    def _send_response(self, resp):
+    def _send_response(self, resp, count=False):
         self.send_response_only(resp.status, resp.reason)
         for name, value in resp.getheaders():
             if name.lower() not in HOP_BY_HOP:
@@ -298,6 +371,8 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         self.end_headers()
         while not bodiless:
             data = resp.read1(BLOCK)
+            if count:
+                self._count(data)
             if rechunk:
                 self.wfile.write(b'%x\r\n%s\r\n' % (len(data), data))
             elif data:

@@ -15,7 +15,6 @@ nova-compute loads it, against the simulator."""
 
 import io
 import os
-import struct
 import uuid
 
 import pytest
@@ -23,6 +22,7 @@ import pytest
 from tests import helpers
 from tests.functional import glance_setup
 from tests.helpers import files_under
+from tests.helpers import sparse_disk
 from tests.nova_functional import nova_env
 
 MiB = 1024 * 1024
@@ -41,15 +41,6 @@ def NOVA_LOOKUP(image_id):
 
 def payload(size, seed=b'x'):
     return helpers.payload(size, seed)
-
-
-def sparse_disk(capacity_sectors, size=256 * 1024):
-    """A hosted sparse VMDK: its header, and filler."""
-    header = b'KDMV' + struct.pack('<IIQ', 1, 3, capacity_sectors)
-    return header + payload(size - len(header), b'sparse')
-
-
-
 
 
 def read(path):

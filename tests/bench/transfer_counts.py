@@ -1,0 +1,65 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+
+"""What the Nova and Cinder benchmarks share: an image file placed where
+our Glance store keeps it, and a count of the bytes a client uploads to a
+datastore over vCenter's ``/folder`` (oslo.vmware's write handle, which
+both Nova's and Cinder's HTTP paths use)."""
+
+import os
+
+MiB = 1024 * 1024
+
+
+def write_image(path, size):
+    """``size`` random bytes at ``path`` (a datastore's local file)."""
+    block = os.urandom(MiB)
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path, 'wb') as f:
+        for i in range(0, size, MiB):
+            f.write(block[:min(MiB, size - i)])
+
+
+def store_layout(sim, port, image_id, datastore='LocalDS_0',
+                 image_dir='openstack_glance'):
+    """(local path, ``vsphere://`` location) of ``image_id`` as our Glance
+    store writes it on ``datastore`` of simulator ``sim``."""
+    path = os.path.join(sim.datastore_dir(datastore), image_dir, image_id)
+    location = ('vsphere://127.0.0.1:%d/folder/%s/%s?dcPath=DC0&dsName=%s'
+                % (port, image_dir, image_id, datastore))
+    return path, location
+
+
+class UploadCounter:
+    """Counts the bytes written through oslo.vmware's ``FileWriteHandle``
+    from ``install()`` on; ``bytes`` is reset by ``reset()``."""
+
+    bytes = 0
+
+    @classmethod
+    def install(cls):
+        from oslo_vmware import rw_handles
+
+        real_write = rw_handles.FileWriteHandle.write
+        if getattr(real_write, 'counted', False):
+            return cls
+
+        def counting_write(self, data):
+            cls.bytes += len(data)
+            return real_write(self, data)
+        counting_write.counted = True
+        rw_handles.FileWriteHandle.write = counting_write
+        return cls
+
+    @classmethod
+    def reset(cls):
+        cls.bytes = 0
