@@ -80,6 +80,31 @@ def image_from_meta(image_id, meta):
 
 
 
+# Flat extents like a 'preallocated' image's, but refused by Cinder 29's
+# ImageDiskType, which knows only preallocated, thin, sparse and
+# streamOptimized.
+_FLAT_AS_PREALLOCATED = frozenset(('thick', 'eagerZeroedThick'))
+
+
+class _FlatImagesAsPreallocated:
+    """Cinder's image service, describing thick and eagerZeroedThick
+    images as the flat extents they are: 'preallocated'."""
+
+    def __init__(self, image_service):
+        self._service = image_service
+
+    def __getattr__(self, name):
+        return getattr(self._service, name)
+
+    def show(self, context, image_id):
+        meta = self._service.show(context, image_id)
+        properties = meta.get('properties') or {}
+        if properties.get('vmware_disktype') in _FLAT_AS_PREALLOCATED:
+            meta = dict(meta, properties=dict(
+                properties, vmware_disktype='preallocated'))
+        return meta
+
+
 class VSphereImagesVmdkDriver(vmdk.VMwareVcVmdkDriver):
     """``VMwareVcVmdkDriver`` whose volumes from images are made by a
     checked copy inside vSphere when the image's location allows it."""
@@ -137,6 +162,20 @@ class VSphereImagesVmdkDriver(vmdk.VMwareVcVmdkDriver):
                                        image_meta, image_service)
         finally:
             _GIVEN.reset(token)
+
+    def copy_image_to_volume(self, context, volume, image_service, image_id,
+                             disable_sparse=False):
+        # The volume manager comes here through clone_image, with the
+        # image record: only a thick or eagerZeroedThick image needs
+        # Cinder to be told it is a flat extent.
+        given_id, _location, meta = _GIVEN.get()
+        properties = (meta or {}).get('properties') or {}
+        if (given_id == image_id and properties.get('vmware_disktype')
+                in _FLAT_AS_PREALLOCATED):
+            image_service = _FlatImagesAsPreallocated(image_service)
+        return super().copy_image_to_volume(
+            context, volume, image_service, image_id,
+            disable_sparse=disable_sparse)
 
     def _get_vsphere_url(self, context, image_service, image_id):
         # Cinder's unchecked copy; _copy_image makes the checked one.
