@@ -164,7 +164,7 @@ class VSphereImagesVmdkDriver(vmdk.VMwareVcVmdkDriver):
             _GIVEN.reset(token)
 
     def copy_image_to_volume(self, context, volume, image_service, image_id,
-                             disable_sparse=False):
+                             **kwargs):
         # The volume manager comes here through clone_image, with the
         # image record: only a thick or eagerZeroedThick image needs
         # Cinder to be told it is a flat extent.
@@ -174,8 +174,7 @@ class VSphereImagesVmdkDriver(vmdk.VMwareVcVmdkDriver):
                 in _FLAT_AS_PREALLOCATED):
             image_service = _FlatImagesAsPreallocated(image_service)
         return super().copy_image_to_volume(
-            context, volume, image_service, image_id,
-            disable_sparse=disable_sparse)
+            context, volume, image_service, image_id, **kwargs)
 
     def _get_vsphere_url(self, context, image_service, image_id):
         # Cinder's unchecked copy; _copy_image makes the checked one.

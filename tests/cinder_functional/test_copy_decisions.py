@@ -198,9 +198,9 @@ def test_cinders_own_unchecked_copy_is_off(make_driver):
 # Fallbacks, each with its logged reason.
 
 @pytest.mark.parametrize('options,locations,reason', [
-    ({}, api_shape(url(host='vc2.example.org')), 'neither this vCenter'),
+    ({}, api_shape(url(host='vc2.example.org')), 'not the configured'),
     ({}, direct_url_shape(url(host='vc.example.org:8443')),
-     'neither this vCenter'),
+     'not the configured'),
     ({'vsphere_image_datastores': ['DC1:ds3']}, api_shape(url()),
      'not a configured image datastore'),
     ({}, api_shape(url('vm1/' + IMG)), 'not an image file'),

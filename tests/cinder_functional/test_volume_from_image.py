@@ -219,7 +219,7 @@ def _size_not_glances(vcsim, uri, image_id):
 
 
 @pytest.mark.parametrize('bad_location,reason', [
-    (_other_vcenter, 'neither this vCenter'),
+    (_other_vcenter, 'not the configured'),
     (_datastore_not_allowed, 'is not a configured image datastore'),
     (_outside_image_dir, 'is not an image file in the image directory'),
     (_not_named_after_the_image, 'is not named after image'),
