@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs every test: lint, unit, functional (against the vCenter simulator),
 # a real glance-api, the real Nova driver and Nova's own VMware unit tests,
-# the reliability suite (quick mode) and the documentation build.  Installs
+# the reliability suite (quick mode), the documentation and release notes
+# builds, and the sdist and wheel (built and checked).  Installs
 # what it needs first.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -11,7 +12,7 @@ tools/install-deps.sh
 # port is a failure, not a skip.
 export GSV_REQUIRE_PORT_443=1
 rm -rf reports
-.venv-tools/bin/tox -e pep8,py3,functional,glance-functional,nova-functional,reliability,docs "$@"
+.venv-tools/bin/tox -e pep8,py3,functional,glance-functional,nova-functional,reliability,docs,releasenotes,dist "$@"
 python3 tools/check_junit.py reports/functional.xml \
     reports/glance-functional.xml reports/nova-functional.xml \
     reports/reliability.xml
