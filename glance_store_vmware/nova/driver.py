@@ -39,6 +39,7 @@ from oslo_log import log as logging
 from oslo_vmware import exceptions as vexc
 from oslo_vmware import vim_util as vutil
 
+from glance_store_vmware import location
 from glance_store_vmware import opts
 from glance_store_vmware.nova import discovery
 from glance_store_vmware.nova import handler as handler_mod
@@ -66,29 +67,18 @@ def register_opts(conf):
 register_opts(CONF)
 
 
-def _parse_alias(entry, default_port):
-    entry = entry.strip()
-    if entry.startswith('['):
-        host, _sep, rest = entry[1:].partition(']')
-        port = rest[1:] if rest.startswith(':') else ''
-    elif entry.count(':') == 1:
-        host, _sep, port = entry.partition(':')
-    else:
-        host, port = entry, ''
-    return host, int(port) if port else default_port
-
-
 def handler_config(conf=CONF):
     """The handler's configuration; ValueError naming the option and the
-    entry if ``image_datastores`` holds a bad entry."""
+    entry if ``image_datastores`` or ``location_host_aliases`` holds a bad
+    entry."""
     group = conf[GROUP]
     port = conf.vmware.host_port
     datastores = opts.parse_datastore_entries(group.image_datastores,
                                               'image_datastores')
     return handler_mod.HandlerConfig(
         host=conf.vmware.host_ip, port=port,
-        host_aliases=tuple(_parse_alias(a, port)
-                           for a in group.location_host_aliases if a),
+        host_aliases=location.parse_host_aliases(
+            group.location_host_aliases, port, 'location_host_aliases'),
         image_dir=group.image_dir,
         datastores=tuple((dc, name) for dc, name, _weight in datastores),
         require_image_id_name=group.require_image_id_file_name,

@@ -200,23 +200,14 @@ class ImageHandler:
         """
         location = loc_mod.ImageLocation.parse(url)
         cfg = self._config
-        names = [(cfg.host, cfg.port)] + [tuple(a) for a in cfg.host_aliases]
-        for host, port in names:
-            if (loc_mod.normalize_host(location.host)
-                    == loc_mod.normalize_host(host)
-                    and location.port == port):
-                break
-        else:
-            raise loc_mod.InvalidLocation(
-                'location names vCenter %s:%d, which is neither this '
-                'vCenter (%s:%d) nor a configured alias of it'
-                % (location.host, location.port, cfg.host, cfg.port))
         if cfg.datastores:
             allowed = self._allowed_datastores
         else:
             def allowed():
                 return {(location.file.datacenter, location.file.datastore)}
-        policy = loc_mod.LocationPolicy(host, port, cfg.image_dir, allowed)
+        policy = loc_mod.LocationPolicy(
+            cfg.host, cfg.port, cfg.image_dir, allowed,
+            aliases=tuple(tuple(a) for a in cfg.host_aliases))
         dsfile = policy.check(location)
         if cfg.require_image_id_name and dsfile.name != image.id:
             # Glance lets image owners add locations: a location naming

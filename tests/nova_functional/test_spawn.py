@@ -17,6 +17,7 @@ import http.server
 import io
 import json
 import os
+import re
 import struct
 import threading
 import uuid
@@ -242,7 +243,7 @@ def _another_images_file(vcsim, uri, image_id):
 
 
 @pytest.mark.parametrize('bad_location,reason', [
-    (_foreign_host, 'neither this vCenter'),
+    (_foreign_host, 'not the configured'),
     (_foreign_datastore, 'is not a configured image datastore'),
     (_outside_image_dir, 'is not an image file in the image directory'),
     (_dot_dot, '".." component'),
@@ -421,3 +422,17 @@ def test_handler_options_are_read_from_nova_conf(nova_conf):
                                    ('fd00::5', 8443), ('10.0.0.5', 443))
     assert config.datastores == (('DC0', 'LocalDS_1'), ('F/DC1', 'pod'))
     assert driver.locations_api() is None  # no auth_type configured
+
+
+@pytest.mark.parametrize('alias,reason', [
+    ('vc.example.org:99999', "'vc.example.org:99999' has an invalid port"),
+    (':443', "':443' is not a host name or address"),
+])
+def test_malformed_location_host_alias_is_refused_naming_it(nova_conf, alias,
+                                                            reason):
+    from glance_store_vmware.nova import driver
+    nova_conf('location_host_aliases', ['vc.example.org', alias],
+              'vsphere_image_handler')
+    with pytest.raises(ValueError,
+                       match='^location_host_aliases: ' + re.escape(reason)):
+        driver.checked_handler_config()

@@ -179,10 +179,10 @@ def test_allowed_locations(config, loc):
 
 
 @pytest.mark.parametrize('config,loc,reason', [
-    ({}, url(host='vc2.example.org'), 'neither this vCenter'),
-    ({}, url(host='vc.example.org:8443'), 'neither this vCenter'),
+    ({}, url(host='vc2.example.org'), 'not the configured'),
+    ({}, url(host='vc.example.org:8443'), 'not the configured'),
     ({'host_aliases': (('10.0.0.5', 443),)}, url(host='10.0.0.6'),
-     'neither this vCenter'),
+     'not the configured'),
     ({'datastores': (('DC1', 'ds2'),)}, url(), 'not a configured image'),
     ({'datastores': (('DC1', 'pod1'),)}, url(), 'not a configured image'),
     ({'datastores': (('DC1', 'gone'),)}, url(), 'not a configured image'),
@@ -435,7 +435,7 @@ def test_images_that_cannot_be_copied_fall_back_without_asking(image,
     ({}, ['http://glance/x'], 'no vsphere:// location'),
     ({}, [url()], 'does not exist'),
     (glance_file(size=SIZE - 1), [url()], 'Glance says'),
-    (glance_file(), [url(host='other')], 'neither this vCenter'),
+    (glance_file(), [url(host='other')], 'not the configured'),
 ])
 def test_unusable_locations_fall_back_with_the_reason(files, locations,
                                                       reason):
