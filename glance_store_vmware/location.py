@@ -54,7 +54,7 @@ def parse_host_alias(entry, default_port):
     port = None
     if text.startswith('['):
         host, sep, rest = text[1:].partition(']')
-        if not sep or rest and not rest.startswith(':'):
+        if not sep or (rest and not rest.startswith(':')):
             host = ''
         if rest:
             port = rest[1:]
