@@ -46,17 +46,40 @@ def normalize_host(host):
 
 
 def parse_host_alias(entry, default_port=DEFAULT_PORT):
-    """``host``, ``host:port``, ``[v6]`` or ``[v6]:port`` -> (host, port):
-    another name under which locations may name a vCenter."""
-    entry = entry.strip()
-    if entry.startswith('['):
-        host, _sep, rest = entry[1:].partition(']')
-        port = rest[1:] if rest.startswith(':') else ''
-    elif entry.count(':') == 1:
-        host, _sep, port = entry.partition(':')
+    """An alias of a vCenter as operators write it: ``host``,
+    ``host:port``, ``[ipv6]`` or ``[ipv6]:port`` (a bare IPv6 address
+    takes the default port).  Returns ``(normalized host, port)``; raises
+    ValueError naming the entry."""
+    text = entry.strip()
+    port = None
+    if text.startswith('['):
+        host, sep, rest = text[1:].partition(']')
+        if not sep or (rest and not rest.startswith(':')):
+            host = ''
+        if rest:
+            port = rest[1:]
+    elif text.count(':') == 1:
+        host, _sep, port = text.partition(':')
     else:
-        host, port = entry, ''
-    return host, int(port) if port else default_port
+        host = text
+    host = normalize_host(host)
+    if not host or any(c in host for c in '/?#@[] '):
+        raise ValueError('%r is not a host name or address' % entry)
+    if port is None:
+        return host, default_port
+    if not port.isdigit() or not 0 < int(port) < 65536:
+        raise ValueError('%r has an invalid port %r' % (entry, port))
+    return host, int(port)
+
+
+def parse_host_aliases(values, default_port, option):
+    """Every entry of a list option of vCenter aliases, as
+    ``((host, port), ...)``; raises ValueError naming the option."""
+    try:
+        return tuple(parse_host_alias(v, default_port)
+                     for v in values or () if v.strip())
+    except ValueError as e:
+        raise ValueError('%s: %s' % (option, e)) from None
 
 
 def url_prefix(host, port, path):
@@ -132,7 +155,8 @@ class LocationPolicy:
     ``datastores`` is a callable returning the allowed
     ``(datacenter, datastore)`` pairs, so datastore clusters can be
     expanded lazily.  ``aliases`` are other ``(host, port)`` names of the
-    same vCenter that locations may use.
+    same vCenter that existing locations may use (its address where the
+    configuration now has its name, say).
     """
 
     host: str
@@ -147,15 +171,13 @@ class LocationPolicy:
 
     def check(self, location):
         """Return the location's file, or raise InvalidLocation."""
-        host = normalize_host(location.host)
-        if not any(host == normalize_host(h) and location.port == p
-                   for h, p in self.names()):
+        names = {(normalize_host(host), port) for host, port in self.names()}
+        if (normalize_host(location.host), location.port) not in names:
             raise InvalidLocation(
                 'location names vCenter %s:%d, not the configured %s:%d%s'
                 % (location.host, location.port, self.host, self.port,
-                   ' or an alias of it (%s)' % ', '.join(
-                       '%s:%d' % a for a in self.aliases)
-                   if self.aliases else ''))
+                   ''.join(' nor its alias %s:%d' % alias
+                           for alias in self.aliases)))
         dsfile = location.file
         if (dsfile.datacenter, dsfile.datastore) not in set(self.datastores()):
             raise InvalidLocation(

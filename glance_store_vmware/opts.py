@@ -76,6 +76,17 @@ NEW_OPTS = [
         help='TCP port of the vCenter Server (SOAP API and datastore HTTP '
              'access). Locations on another port than 443 carry it in '
              'their URL.'),
+    cfg.ListOpt(
+        'vmware_server_host_aliases', default=[],
+        help='Other names of the vCenter in ``vmware_server_host``, as '
+             '``host``, ``host:port`` or ``[ipv6]:port``, that existing '
+             'image locations may use: its former address after '
+             '``vmware_server_host`` changed from an IP address to its DNS '
+             'name, say. Images whose locations name an alias are read '
+             'and deleted through ``vmware_server_host``; new images are '
+             'always stored under ``vmware_server_host``. Locations naming '
+             'any other host are refused. Without a port, an alias takes '
+             '``vmware_server_port``.'),
     cfg.IntOpt(
         'vmware_free_space_reserve_mb', default=1024, min=0,
         help='Free space, in MiB, that an upload must leave on a '

@@ -138,6 +138,12 @@ class Store(driver.Store):
             targets = store_config.parse_targets(conf.vmware_datastores)
         except ValueError as e:
             raise self._bad_config(str(e))
+        try:
+            aliases = vs_location.parse_host_aliases(
+                conf.vmware_server_host_aliases, conf.vmware_server_port,
+                'vmware_server_host_aliases')
+        except ValueError as e:
+            raise self._bad_config(str(e))
         self._ca_problem = store_config.ca_file_problem(conf.vmware_ca_file)
         if self._ca_problem:
             self.log.error('%s; requests that need vCenter fail until it is '
@@ -165,7 +171,8 @@ class Store(driver.Store):
             self.log)
         self.policy = vs_location.LocationPolicy(
             host=self.session.host, port=self.session.port,
-            image_dir=self.image_dir, datastores=self.targets.allowed)
+            image_dir=self.image_dir, datastores=self.targets.allowed,
+            aliases=aliases)
         self._url_prefix = vs_location.url_prefix(
             self.session.host, self.session.port, self.image_dir)
         self._partials = self._reclaimer()

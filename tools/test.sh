@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Runs every test: lint, unit, functional (against the vCenter simulator),
 # a real glance-api, the real Nova driver and Nova's own VMware unit tests,
-# the real Cinder VMDK driver,
-# the reliability suite (quick mode) and the documentation build.  Installs
+# the real Cinder VMDK driver and Cinder's own VMDK unit tests, the
+# reliability suite (quick mode), the documentation and release notes
+# builds, and the sdist and wheel (built and checked).  Installs
 # what it needs first.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -15,7 +16,7 @@ python3 -m tests.vcsim.build --go-test
 # port is a failure, not a skip.
 export GSV_REQUIRE_PORT_443=1
 rm -rf reports
-.venv-tools/bin/tox -e pep8,py3,functional,glance-functional,nova-functional,cinder-functional,reliability,docs "$@"
+.venv-tools/bin/tox -e pep8,py3,functional,glance-functional,nova-functional,cinder-functional,reliability,docs,releasenotes,dist "$@"
 python3 tools/check_junit.py reports/functional.xml \
     reports/glance-functional.xml reports/nova-functional.xml \
     reports/cinder-functional.xml reports/reliability.xml

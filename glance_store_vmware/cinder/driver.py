@@ -137,7 +137,8 @@ class VSphereImagesVmdkDriver(vmdk.VMwareVcVmdkDriver):
                 datastores=conf.vsphere_image_datastores,
                 require_image_id_name=(
                     conf.vsphere_image_require_image_id_file_name),
-                datastores_option='vsphere_image_datastores')
+                datastores_option='vsphere_image_datastores',
+                aliases_option='vsphere_image_location_host_aliases')
         except ValueError as e:
             LOG.error('Invalid VMDK backend configuration: %s', e)
             raise exception.InvalidInput(reason=str(e))

@@ -51,16 +51,17 @@ class PolicyConfig:
     @classmethod
     def from_options(cls, host, port, *, host_aliases, image_dir,
                      datastores, require_image_id_name, datastores_option,
-                     **more):
+                     aliases_option, **more):
         """From option values as operators write them; ValueError naming
-        ``datastores_option`` and the entry at fault.  ``more`` are the
+        ``datastores_option`` or ``aliases_option`` and the entry at
+        fault.  ``more`` are the
         fields of a subclass."""
         entries = opts.parse_datastore_entries(datastores or [],
                                                datastores_option)
         return cls(
             host=host, port=port,
-            host_aliases=tuple(loc_mod.parse_host_alias(a, port)
-                               for a in host_aliases or [] if a),
+            host_aliases=loc_mod.parse_host_aliases(host_aliases, port,
+                                                    aliases_option),
             image_dir=image_dir,
             datastores=tuple((dc, name) for dc, name, _weight in entries),
             require_image_id_name=require_image_id_name, **more)

@@ -70,6 +70,7 @@ def handler_config(conf=CONF):
         datastores=group.image_datastores,
         require_image_id_name=group.require_image_id_file_name,
         datastores_option='image_datastores',
+        aliases_option='location_host_aliases',
         search_peer_caches=group.search_peer_caches)
 
 

@@ -15,6 +15,7 @@ nova-compute loads it, against the simulator."""
 
 import io
 import os
+import re
 import uuid
 
 import pytest
@@ -381,3 +382,17 @@ def test_handler_options_are_read_from_nova_conf(nova_conf):
                                    ('fd00::5', 8443), ('10.0.0.5', 443))
     assert config.datastores == (('DC0', 'LocalDS_1'), ('F/DC1', 'pod'))
     assert driver.locations_api() is None  # no auth_type configured
+
+
+@pytest.mark.parametrize('alias,reason', [
+    ('vc.example.org:99999', "'vc.example.org:99999' has an invalid port"),
+    (':443', "':443' is not a host name or address"),
+])
+def test_malformed_location_host_alias_is_refused_naming_it(nova_conf, alias,
+                                                            reason):
+    from glance_store_vmware.nova import driver
+    nova_conf('location_host_aliases', ['vc.example.org', alias],
+              'vsphere_image_handler')
+    with pytest.raises(ValueError,
+                       match='^location_host_aliases: ' + re.escape(reason)):
+        driver.checked_handler_config()

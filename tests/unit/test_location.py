@@ -17,6 +17,8 @@ location that could make the store read or delete something that is not
 one of its own images must be refused.
 """
 
+import re
+
 import pytest
 
 from glance_store_vmware import location
@@ -334,32 +336,65 @@ def test_crafted_locations_never_reach_the_datastore(crafted):
         check(policy(), crafted)
 
 
-@pytest.mark.parametrize('entry, expected', [
-    ('vc.example.org', ('vc.example.org', 443)),
-    (' vc.example.org:8443 ', ('vc.example.org', 8443)),
+# Other names of the same vCenter ----------------------------------------
+
+@pytest.mark.parametrize('entry,expected', [
+    ('vc.example.com', ('vc.example.com', 443)),
+    (' VC.Example.COM. ', ('vc.example.com', 443)),
+    ('vc.example.com:8443', ('vc.example.com', 8443)),
     ('10.0.0.5', ('10.0.0.5', 443)),
-    ('[fd00::5]', ('fd00::5', 443)),
+    ('10.0.0.5:443', ('10.0.0.5', 443)),
+    ('[FD00::5]', ('fd00::5', 443)),
     ('[fd00::5]:8443', ('fd00::5', 8443)),
-    ('fd00::5', ('fd00::5', 443)),
+    ('fd00:0::5', ('fd00::5', 443)),
 ])
 def test_parse_host_alias(entry, expected):
-    assert location.parse_host_alias(entry) == expected
-    assert location.parse_host_alias(entry, 9443)[1] == (
-        expected[1] if expected[1] != 443 else 9443)
+    assert location.parse_host_alias(entry, 443) == expected
 
 
-def test_policy_accepts_the_aliases_of_its_vcenter():
-    dsfile = paths.DatastoreFile('DC1', 'ds1', 'openstack_glance/img')
-    policy = location.LocationPolicy('vc.example.org', 443,
-                                     '/openstack_glance',
-                                     lambda: {('DC1', 'ds1')},
-                                     aliases=(('10.0.0.5', 443),
-                                              ('fd00::5', 8443)))
-    for host, port in (('VC.example.org', 443), ('10.0.0.5', 443),
-                       ('fd00:0::5', 8443)):
-        assert policy.check(location.ImageLocation(host, port,
-                                                   dsfile)) == dsfile
-    for host, port in (('10.0.0.5', 8443), ('10.0.0.6', 443)):
-        with pytest.raises(location.InvalidLocation,
-                           match='or an alias of it'):
-            policy.check(location.ImageLocation(host, port, dsfile))
+@pytest.mark.parametrize('entry', [
+    '', ':443', 'vc:', 'vc:0', 'vc:65536', 'vc:44x', '[fd00::5', '[]:443',
+    '[fd00::5]8443', 'user@vc', 'vc/x', 'vc?x',
+])
+def test_parse_host_alias_refuses_naming_the_entry(entry):
+    with pytest.raises(ValueError, match=re.escape(repr(entry))):
+        location.parse_host_alias(entry, 443)
+
+
+def test_parse_host_aliases_names_the_option_and_skips_blanks():
+    assert location.parse_host_aliases(['a', ' ', 'b:80'], 443, 'opt') == (
+        ('a', 443), ('b', 80))
+    with pytest.raises(ValueError, match="^opt: 'b:x' has an invalid port"):
+        location.parse_host_aliases(['a', 'b:x'], 443, 'opt')
+
+
+def aliased(*aliases):
+    return location.LocationPolicy('vc.example.com', 443, '/openstack_glance',
+                                   lambda: ALLOWED, aliases=aliases)
+
+
+@pytest.mark.parametrize('netloc', ['10.0.0.5', '10.0.0.5:443',
+                                    'OLD.example.com:8443', '[fd00::5]'])
+def test_policy_accepts_aliases(netloc):
+    p = aliased(('10.0.0.5', 443), ('old.example.com', 8443),
+                ('fd00::5', 443))
+    assert check(p, url(netloc=netloc)).name == UUID
+
+
+@pytest.mark.parametrize('netloc', ['10.0.0.6', '10.0.0.5:8443',
+                                    'old.example.com'])
+def test_policy_refuses_hosts_that_are_no_alias(netloc):
+    p = aliased(('10.0.0.5', 443), ('old.example.com', 8443))
+    with pytest.raises(InvalidLocation,
+                       match='not the configured vc.example.com:443 nor its '
+                             'alias 10.0.0.5:443 nor its alias '
+                             'old.example.com:8443$'):
+        check(p, url(netloc=netloc))
+
+
+def test_an_alias_changes_only_the_host_check():
+    p = aliased(('10.0.0.5', 443))
+    with pytest.raises(InvalidLocation, match='not a configured image'):
+        check(p, url(netloc='10.0.0.5', query='dcPath=dc1&dsName=ds2'))
+    with pytest.raises(InvalidLocation, match='not an image file'):
+        check(p, url(netloc='10.0.0.5', path='vm1/vm1.vmx'))

@@ -32,6 +32,7 @@ LEGACY_NAMES = [
 ]
 NEW_NAMES = [
     'vmware_server_port',
+    'vmware_server_host_aliases',
     'vmware_free_space_reserve_mb',
     'vmware_http_timeout',
     'vmware_api_timeout',

@@ -620,6 +620,66 @@ def test_members_of_a_configured_cluster_are_allowed_locations():
         image_url(query='dcPath=dc1&dsName=m1'))).datastore == 'm1'
 
 
+ALIASES = ['10.0.0.5', 'vcenter-old.example.com:8443']
+
+
+@pytest.mark.parametrize('host', ['10.0.0.5', '10.0.0.5:443',
+                                  'VCENTER-OLD.example.com:8443'])
+def test_images_named_by_an_alias_are_read_and_deleted_through_the_host(
+        host):
+    store = adding_store(vmware_server_host_aliases=ALIASES)
+    store.http.size.return_value = 7
+    loc = located(store, image_url(host=host))
+    own = paths.DatastoreFile('dc1', 'ds1', 'openstack_glance/' + UUID)
+    assert store.get_size(loc) == 7
+    store.http.size.assert_called_with(own)
+    store.delete(loc)
+    store.files.delete.assert_called_once_with(own)
+
+
+@pytest.mark.parametrize('host', ['10.0.0.6', '10.0.0.5:8443',
+                                  'vcenter-old.example.com'])
+def test_hosts_that_are_no_alias_are_refused_naming_the_aliases(host):
+    store = adding_store(vmware_server_host_aliases=ALIASES)
+    with pytest.raises(exceptions.BadStoreUri,
+                       match='not the configured vc.example.com:443 nor its '
+                             'alias 10.0.0.5:443 nor its alias '
+                             'vcenter-old.example.com:8443'):
+        store.delete(located(store, image_url(host=host)))
+    store.files.delete.assert_not_called()
+
+
+def test_without_aliases_another_name_is_refused_as_before():
+    store = adding_store()
+    with pytest.raises(exceptions.BadStoreUri,
+                       match=r'location refused: location names vCenter '
+                             r'10\.0\.0\.5:443, not the configured '
+                             r'vc\.example\.com:443$'):
+        store.get(located(store, image_url(host='10.0.0.5')))
+
+
+def test_new_images_are_stored_under_the_host_not_an_alias():
+    store = adding_store(vmware_server_host_aliases=ALIASES)
+    url = store.add(UUID, io.BytesIO(b'data'), 4, 'sha256')[0]
+    assert url.startswith('vsphere://vc.example.com/folder/')
+
+
+@pytest.mark.parametrize('aliases,bad', [
+    (['vc:0'], "'vc:0'"),
+    (['vc:x'], "'vc:x'"),
+    (['vc:65536'], "'vc:65536'"),
+    (['ok', ':443'], "':443'"),
+    (['[fd00::1]x'], "'[fd00::1]x'"),
+    (['user@vc'], "'user@vc'"),
+])
+def test_malformed_aliases_stop_the_store_naming_option_and_entry(aliases,
+                                                                  bad):
+    with pytest.raises(exceptions.BadStoreConfiguration) as e:
+        adding_store(vmware_server_host_aliases=aliases)
+    assert 'vmware_server_host_aliases' in str(e.value)
+    assert bad in str(e.value)
+
+
 def test_get_size_of_a_missing_image_is_not_found():
     store = adding_store()
     store.http.size.return_value = None
