@@ -47,6 +47,10 @@ ENTRY_POINTS = {
         'glance_store_vmware.opts:list_opts',
     ('oslo.config.opts', 'glance_store_vmware.nova'):
         'glance_store_vmware.opts:list_nova_opts',
+    ('oslo.config.opts', 'glance_store_vmware.cinder'):
+        'glance_store_vmware.opts:list_cinder_opts',
+    ('console_scripts', 'glance-store-vmware'):
+        'glance_store_vmware.cli.main:console_main',
 }
 
 # A version from git: a tag, or a development version after one.
