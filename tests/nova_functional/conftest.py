@@ -77,6 +77,9 @@ def nova_conf(nova_configured):
     """Set nova.conf options for one test: ``nova_conf(name, value,
     group)``; read by drivers created afterwards."""
     import nova.conf
+
+    # Registers [vsphere_image_handler], as loading the driver does.
+    from glance_store_vmware.nova import driver  # noqa: F401
     conf = nova.conf.CONF
     overridden = []
 
