@@ -90,9 +90,9 @@ class Store(driver.Store):
     OPTIONS = opts.STORE_OPTS
     READ_CHUNKSIZE = units.Mi
     # Uploads are read in 64 KiB pieces, as Glance's filesystem store does.
-    # With 1 MiB every read made uwsgi and Python allocate buffers of up to
-    # 1 MiB, which glibc then serves from, and keeps in, each request
-    # thread's malloc arena: the workers' RSS rose twice as much before
+    # With 1 MiB every read returned a new bytes object of up to 1 MiB,
+    # which glibc then serves from, and keeps in, each request thread's
+    # malloc arena: the workers' RSS rose twice as much before
     # levelling off (doc/source/design.rst, "Memory over many cycles").
     WRITE_CHUNKSIZE = 64 * units.Ki
 
