@@ -20,12 +20,18 @@ the image's ``vsphere://`` location).  Nothing the copy attempt raises
 reaches Nova: it falls back to Nova's Glance download.  Everything else
 (the cache layout, locking, linked clones, the Glance download itself) is
 Nova's, and nothing of Nova's is changed outside the driver's instance.
+``cache_image`` (Nova's image pre-cache API, which Nova's VMware driver
+lacks) runs the same fetch on every datastore a spawn may use.
 
 Nova loads ``compute_driver`` only from its own ``nova.virt`` package;
 ``python -m glance_store_vmware.nova.shim`` installs the one-line module
 that makes ``compute_driver = vsphere_images.VSphereImagesVCDriver`` work.
 """
 
+import copy
+import types
+
+from nova import objects
 from nova.virt.vmwareapi import constants
 from nova.virt.vmwareapi import driver as vmware_driver
 from nova.virt.vmwareapi import ds_util
@@ -160,7 +166,8 @@ class VSphereImagesVMOps(vmops.VMwareVMOps):
     def _fetch_image_if_missing(self, context, vi):
         # Nova's method, with: an incomplete cache entry deleted first, the
         # vSphere copy in front of the Glance download, and the temporary
-        # directory removed on failure too.
+        # directory removed on failure too.  True if it filled the cache
+        # (pre-caching reports it; spawn ignores it).
         image_prepare, image_fetch, image_cache = self._get_image_callbacks(vi)
         LOG.debug("Processing image %s", vi.ii.image_id, instance=vi.instance)
         with lockutils.lock(str(vi.cache_image_path),
@@ -185,6 +192,57 @@ class VSphereImagesVMOps(vmops.VMwareVMOps):
                                                image_fetch, image_cache)
             if vi.ii.disk_type == constants.DISK_TYPE_SPARSE:
                 self._update_image_size(vi)
+        return not cached
+
+    # Pre-caching (Nova's image pre-cache API).
+
+    def cache_image(self, context, image_id):
+        """Put the image into the cache of every datastore a spawn may
+        use, as a spawn fills it; True if any cache was filled.
+
+        Each datastore is tried; if any failed, the first failure is
+        raised once the others were filled.
+        """
+        image_meta = objects.ImageMeta.from_dict(
+            images.IMAGE_API.get(context, image_id))
+        self._remember_virtual_size(image_meta)
+        image_info = images.VMwareImage.from_image(context, image_id,
+                                                   image_meta)
+        stand_in = _PreCaching(image_id)
+        filled = False
+        failures = []
+        for ds in self._cache_datastores(image_info):
+            dc_info = self.get_datacenter_ref_and_name(ds.ref)
+            # Its own copy: the fill updates a converted disk's size.
+            vi = vmops.VirtualMachineInstanceConfigInfo(
+                stand_in, copy.copy(image_info), ds, dc_info,
+                self._imagecache)
+            try:
+                # As spawn does: an entry pending deletion by the cache
+                # aging is in use again, and aging waits for the fill.
+                self._imagecache.enlist_image(image_id, ds, dc_info.ref)
+                filled = self._fetch_image_if_missing(context, vi) or filled
+            except Exception as e:
+                LOG.error('Pre-caching image %s on %s failed: %s', image_id,
+                          ds.name, errors.describe(e))
+                failures.append(e)
+        if failures:
+            raise failures[0]
+        return filled
+
+    def _cache_datastores(self, image_info):
+        """The datastores a spawn of the image may use, by Nova's choice:
+        ``[vmware] datastore_regex``, accessible, not in maintenance (the
+        datastores Nova's cache aging manages), without vSAN for disks Nova
+        does not place there."""
+        allowed = ds_util.get_allowed_datastore_types(image_info.disk_type)
+        for ds in ds_util.get_available_datastores(
+                self._session, self._cluster, self._datastore_regex):
+            if (allowed == ds_util.ALL_SUPPORTED_DS_TYPES
+                    or self._session._call_method(
+                        vutil, 'get_object_property', ds.ref,
+                        'summary.type') in allowed):
+                yield ds
 
     # Healing.
 
@@ -351,6 +409,18 @@ class VSphereImagesVMOps(vmops.VMwareVMOps):
         return vutil.get_inventory_path(self._session.vim, dc_ref)
 
 
+class _PreCaching:
+    """Stands for the instance in Nova's cache fill, which reads only the
+    image reference and the flavor's root disk size, and logs it."""
+
+    def __init__(self, image_id):
+        self.image_ref = image_id
+        self.flavor = types.SimpleNamespace(root_gb=0)
+        self._label = '[pre-caching image %s] ' % image_id
+
+    def __str__(self):
+        return self._label
+
 
 class VSphereImagesVCDriver(vmware_driver.VMwareVCDriver):
     """``VMwareVCDriver`` that fills its image cache inside vSphere.
@@ -369,3 +439,8 @@ class VSphereImagesVCDriver(vmware_driver.VMwareVCDriver):
             datastore_regex=self._datastore_regex,
             image_handler=self.image_handler,
             glance_locations=locations_api())
+
+    def cache_image(self, context, image_id):
+        """Nova's image pre-cache API (``openstack aggregate cache
+        image``): see ``VSphereImagesVMOps.cache_image``."""
+        return self._vmops.cache_image(context, image_id)
