@@ -30,7 +30,7 @@ import (
 )
 
 // The calls Cinder's VMDK driver (volumeops.py) makes on volume backings:
-// patches 0018-0020.
+// patches 0018-0020 and 0022.
 
 // oneDiskVM completes spec for a VM with one 1 MiB disk on LocalDS_0 and
 // returns the pool and folder to create it in.
@@ -294,5 +294,42 @@ func TestExtendGrowsDevice(t *testing.T) {
 	}
 	if got := e.disk(vm); got.CapacityInKB != 4096 {
 		t.Errorf("device after a failed extend: %d KB", got.CapacityInKB)
+	}
+}
+
+// 0022: DeleteVirtualDisk_Task of a single-file hosted sparse disk deletes
+// that file (Cinder's temporary disk of a sparse image); a flat disk whose
+// -flat extent is missing still fails.
+func TestDeleteSparseDisk(t *testing.T) {
+	e := setup(t)
+	c := e.client.Client
+	dcRef := e.dc.Reference()
+	vdm := *c.ServiceContent.VirtualDiskManager
+	if err := os.MkdirAll(filepath.Join(e.dsDir, "tmp"), 0700); err != nil {
+		t.Fatal(err)
+	}
+	sparse := filepath.Join(e.dsDir, "tmp", "sparse.vmdk")
+	if err := os.WriteFile(sparse, append([]byte("KDMV"), make([]byte, 508)...), 0600); err != nil {
+		t.Fatal(err)
+	}
+	desc := filepath.Join(e.dsDir, "tmp", "flat.vmdk")
+	text := "# Disk DescriptorFile\nversion=1\ncreateType=\"vmfs\"\n\nRW 2048 VMFS \"flat-flat.vmdk\"\n"
+	if err := os.WriteFile(desc, []byte(text), 0600); err != nil {
+		t.Fatal(err)
+	}
+	del := func(name string) error {
+		res, err := methods.DeleteVirtualDisk_Task(e.ctx, c, &types.DeleteVirtualDisk_Task{This: vdm, Name: name, Datacenter: &dcRef})
+		_, err = e.wait(res.Returnval, err)
+		return err
+	}
+
+	if err := del("[LocalDS_0] tmp/sparse.vmdk"); err != nil {
+		t.Fatalf("deleting a sparse disk: %v", err)
+	}
+	if _, err := os.Stat(sparse); !os.IsNotExist(err) {
+		t.Errorf("the sparse disk is still there: %v", err)
+	}
+	if err := del("[LocalDS_0] tmp/flat.vmdk"); err == nil {
+		t.Error("deleting a flat disk without its extent succeeded")
 	}
 }
