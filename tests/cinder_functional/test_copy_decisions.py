@@ -484,6 +484,7 @@ def test_documented_cinder_conf_names_only_known_options():
         image_dir=conf[backend].vsphere_image_dir,
         datastores=conf[backend].vsphere_image_datastores,
         require_image_id_name=True,
-        datastores_option='vsphere_image_datastores')
+        datastores_option='vsphere_image_datastores',
+        aliases_option='vsphere_image_location_host_aliases')
     assert config.datastores == (('DC1', 'datastore1'),)
     assert (config.host, config.port) == ('vcenter.example.org', 443)
