@@ -36,12 +36,10 @@ from glance_store_vmware import location as vs_location
 from glance_store_vmware import opts
 from glance_store_vmware import partials
 from glance_store_vmware import store_config
+from glance_store_vmware.vsphere import connection
 from glance_store_vmware.vsphere import errors
-from glance_store_vmware.vsphere import files
-from glance_store_vmware.vsphere import inventory
 from glance_store_vmware.vsphere import paths
 from glance_store_vmware.vsphere import session as vs_session
-from glance_store_vmware.vsphere import transfer
 
 LOG = logging.getLogger(__name__)
 
@@ -164,13 +162,11 @@ class Store(driver.Store):
             api_retry_count=conf.vmware_api_retry_count,
             pool_size=conf.vmware_http_pool_size,
             timeout=conf.vmware_api_timeout, label=self.label)
-        self.inventory = inventory.Inventory(self.session)
-        self.files = files.DatastoreFiles(
-            self.session, self.inventory,
-            max_poll_interval=conf.vmware_task_poll_interval)
-        self.http = transfer.DatastoreHTTP(
-            self.session, pool_size=conf.vmware_http_pool_size,
-            timeout=conf.vmware_http_timeout)
+        vc = connection.VCenter.on(
+            self.session, poll_interval=conf.vmware_task_poll_interval,
+            pool_size=conf.vmware_http_pool_size,
+            http_timeout=conf.vmware_http_timeout)
+        self.inventory, self.files, self.http = vc.inventory, vc.files, vc.http
         self.targets = store_config.Targets(
             targets, self.inventory, conf.vmware_datastore_recheck_interval,
             self.log)

@@ -50,7 +50,7 @@ from glance_store_vmware.image_copy import discovery
 from glance_store_vmware.image_copy import engine as engine_mod
 from glance_store_vmware.image_copy import image as image_mod
 from glance_store_vmware.image_copy import policy
-from glance_store_vmware.image_copy import vcenter
+from glance_store_vmware.vsphere import connection
 from glance_store_vmware.vsphere import errors
 from glance_store_vmware.vsphere import paths
 
@@ -242,7 +242,7 @@ class VSphereImagesVmdkDriver(vmdk.VMwareVcVmdkDriver):
             conf = self.configuration
             if self._policy_config is None:
                 self._policy_config = self._checked_policy_config()
-            vc = vcenter.VCenter.sharing(
+            vc = connection.VCenter.sharing(
                 self.session, conf.vmware_host_ip,
                 port=conf.vmware_host_port, ca_file=conf.vmware_ca_file,
                 insecure=conf.vmware_insecure,

@@ -33,11 +33,9 @@ from oslo_config import cfg
 from glance_store_vmware import location as loc_mod
 from glance_store_vmware import opts
 from glance_store_vmware import store_config
-from glance_store_vmware.vsphere import files
-from glance_store_vmware.vsphere import inventory
+from glance_store_vmware.vsphere import connection
 from glance_store_vmware.vsphere import paths
 from glance_store_vmware.vsphere import session as vs_session
-from glance_store_vmware.vsphere import transfer
 
 LOG = logging.getLogger(__name__)
 
@@ -113,13 +111,10 @@ class Connection:
             ca_file=site.ca_file, insecure=site.insecure,
             api_retry_count=site.api_retry_count, pool_size=site.pool_size,
             timeout=site.api_timeout, label=site.label)
-        self.inventory = inventory.Inventory(self.session)
-        self.files = files.DatastoreFiles(
-            self.session, self.inventory,
-            max_poll_interval=site.poll_interval)
-        self.http = transfer.DatastoreHTTP(
-            self.session, pool_size=site.pool_size,
-            timeout=site.http_timeout)
+        vc = connection.VCenter.on(
+            self.session, poll_interval=site.poll_interval,
+            pool_size=site.pool_size, http_timeout=site.http_timeout)
+        self.inventory, self.files, self.http = vc.inventory, vc.files, vc.http
 
     def targets(self):
         """The site's datastore entries, looked up on first use."""

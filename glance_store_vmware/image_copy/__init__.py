@@ -15,6 +15,7 @@
 ``image`` describes a Glance image; ``policy`` decides which of its
 ``vsphere://`` locations may be copied; ``discovery`` asks Glance for the
 locations; ``engine`` copies datastore files, size-checked, leaving nothing
-behind on failure; ``vcenter`` binds these to a session another component
-(Nova, Cinder) already logged in.  Nothing here imports Nova or Cinder.
+behind on failure; they work on ``vsphere.connection.VCenter.sharing``, a
+session another component (Nova, Cinder) already logged in.  Nothing
+here imports Nova or Cinder.
 """

@@ -46,8 +46,8 @@ from oslo_vmware import vim_util as vutil
 
 from glance_store_vmware import opts
 from glance_store_vmware.image_copy import discovery
-from glance_store_vmware.image_copy import vcenter
 from glance_store_vmware.nova import handler as handler_mod
+from glance_store_vmware.vsphere import connection
 from glance_store_vmware.vsphere import errors
 
 LOG = logging.getLogger(__name__)
@@ -100,7 +100,7 @@ def locations_api(conf=CONF):
 
 def make_image_handler(nova_session, config=None, conf=CONF):
     """An image handler sharing Nova's vCenter session."""
-    vc = vcenter.VCenter.sharing(
+    vc = connection.VCenter.sharing(
         nova_session, conf.vmware.host_ip, port=conf.vmware.host_port,
         ca_file=conf.vmware.ca_file, insecure=conf.vmware.insecure,
         timeout=conf[GROUP].vcenter_timeout,

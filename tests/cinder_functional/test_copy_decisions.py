@@ -31,7 +31,7 @@ import pytest
 from glance_store_vmware import opts
 from glance_store_vmware.cinder import driver as driver_mod
 from glance_store_vmware.image_copy import policy
-from glance_store_vmware.image_copy import vcenter
+from glance_store_vmware.vsphere import connection
 from glance_store_vmware.vsphere import errors
 from tests.unit.fake_vsphere import IMG
 from tests.unit.fake_vsphere import SIZE
@@ -98,8 +98,8 @@ def fake():
 @pytest.fixture
 def make_driver(backend, fake, monkeypatch):
     monkeypatch.setattr(
-        vcenter.VCenter, 'sharing',
-        classmethod(lambda cls, *a, **kw: vcenter.VCenter(
+        connection.VCenter, 'sharing',
+        classmethod(lambda cls, *a, **kw: connection.VCenter(
             None, fake, fake, fake)))
     uploads = mock.Mock(name='cinder upload')
     monkeypatch.setattr(vmdk.VMwareVcVmdkDriver, '_copy_image', uploads)

@@ -33,6 +33,7 @@ from glance_store_vmware import location
 from glance_store_vmware import opts
 from glance_store_vmware import store as store_mod
 from glance_store_vmware import store_config
+from glance_store_vmware.vsphere import connection
 from glance_store_vmware.vsphere import errors
 from glance_store_vmware.vsphere import inventory
 from glance_store_vmware.vsphere import paths
@@ -138,11 +139,11 @@ def make_store(inv, datastores, backend=None, re_raise_bsc=True,
     dsfiles.server_time.return_value = datetime.datetime.now(
         datetime.timezone.utc)
     with mock.patch.object(store_mod.vs_session, 'Session', FakeSession), \
-            mock.patch.object(store_mod.inventory, 'Inventory',
+            mock.patch.object(connection.inventory_mod, 'Inventory',
                               return_value=inv), \
-            mock.patch.object(store_mod.files, 'DatastoreFiles',
+            mock.patch.object(connection.files_mod, 'DatastoreFiles',
                               return_value=dsfiles), \
-            mock.patch.object(store_mod.transfer, 'DatastoreHTTP',
+            mock.patch.object(connection.transfer, 'DatastoreHTTP',
                               return_value=http):
         store = store_mod.Store(conf, backend=backend)
         store.configure(re_raise_bsc=re_raise_bsc)

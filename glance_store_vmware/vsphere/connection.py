@@ -10,10 +10,12 @@
 # License for the specific language governing permissions and limitations
 # under the License.
 
-"""The vSphere objects a copy needs, on a session another component owns.
+"""A vCenter session with the objects every user of it builds on it:
+the inventory, datastore file operations and ``/folder`` HTTP access.
 
-Nova and Cinder each keep one logged-in oslo.vmware session; the copies
-share it instead of opening a second one.
+The store and the command line make their own session; Nova and Cinder
+each keep one logged-in oslo.vmware session, which the copies share
+instead of opening a second one (``VCenter.sharing``).
 """
 
 import dataclasses
@@ -34,6 +36,17 @@ class VCenter:
     http: object
 
     @classmethod
+    def on(cls, session, *, poll_interval, pool_size=10, http_timeout=120):
+        """Bound to ``session``; ``poll_interval`` bounds the back-off
+        between two polls of a task, ``pool_size`` and ``http_timeout``
+        are the ``/folder`` connection pool and body stall limit."""
+        inventory = inventory_mod.Inventory(session)
+        files = files_mod.DatastoreFiles(session, inventory,
+                                         max_poll_interval=poll_interval)
+        return cls(session, inventory, files, transfer.DatastoreHTTP(
+            session, pool_size=pool_size, timeout=http_timeout))
+
+    @classmethod
     def sharing(cls, api_session, host, *, port, ca_file, insecure,
                 timeout, poll_interval):
         """Bound to ``api_session`` (oslo.vmware's ``VMwareAPISession``).
@@ -46,10 +59,7 @@ class VCenter:
         session = session_mod.Session.from_api(
             api_session, host, port=port, ca_file=ca_file,
             insecure=insecure, timeout=timeout)
-        inventory = inventory_mod.Inventory(session)
-        files = files_mod.DatastoreFiles(session, inventory,
-                                         max_poll_interval=poll_interval)
-        return cls(session, inventory, files, transfer.DatastoreHTTP(session))
+        return cls.on(session, poll_interval=poll_interval)
 
     def close(self):
         self.http.close()
