@@ -13,12 +13,28 @@
 """Fail unless a JUnit report shows functional tests that ran and passed.
 
 pytest exits 0 when every test is skipped; a functional suite that skipped
-everything (no simulator, say) has proven nothing.
+everything (no simulator, say) has proven nothing.  Each failed or errored
+test is listed with the start of its message, so the end of a long CI log
+says what went wrong.
 """
 
 import os
 import sys
 import xml.etree.ElementTree as ET
+
+
+MESSAGE_LINES = 8
+
+
+def failures(root):
+    """Yield (test id, first lines of the message) for each failed test."""
+    for case in root.iter('testcase'):
+        for outcome in ('failure', 'error'):
+            for element in case.findall(outcome):
+                text = element.get('message') or element.text or ''
+                lines = text.strip().splitlines()[:MESSAGE_LINES]
+                yield ('%s::%s (%s)' % (case.get('classname'),
+                                       case.get('name'), outcome), lines)
 
 
 def check(path):
@@ -38,6 +54,10 @@ def check(path):
     passed = total - failed - skipped
     print('%s: %d passed, %d failed, %d skipped'
           % (name, passed, failed, skipped))
+    for test, lines in failures(root):
+        print('  FAILED %s' % test)
+        for line in lines:
+            print('    %s' % line)
     if failed or skipped or passed == 0:
         print('%s: every test must run and pass' % name)
         return False

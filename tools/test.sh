@@ -16,7 +16,20 @@ python3 -m tests.vcsim.build --go-test
 # port is a failure, not a skip.
 export GSV_REQUIRE_PORT_443=1
 rm -rf reports
-.venv-tools/bin/tox -e pep8,py3,functional,glance-functional,nova-functional,cinder-functional,reliability,docs,releasenotes,dist "$@"
+tox=.venv-tools/bin/tox
+# Longest first, so that two at a time finish together.  Only the
+# functional env binds port 443.
+suites=nova-functional,cinder-functional,glance-functional,functional,py3,docs,pep8,releasenotes,dist
+status=0
+# Envs are built two at a time (downloads and wheel builds), then the suites
+# run two at a time: the machines CI gets have two cores.
+$tox p -p 2 --parallel-no-spinner -e "$suites,reliability" --notest || status=1
+$tox p -p 2 --parallel-no-spinner -e "$suites" "$@" || status=1
+# The reliability suite measures how fast glance-api answers while vCenter
+# is down: it runs alone, on an otherwise idle machine, as it is specified.
+$tox -e reliability "$@" || status=1
+# Last, so that the end of a long log says what failed.
 python3 tools/check_junit.py reports/functional.xml \
     reports/glance-functional.xml reports/nova-functional.xml \
-    reports/cinder-functional.xml reports/reliability.xml
+    reports/cinder-functional.xml reports/reliability.xml || status=1
+exit $status
