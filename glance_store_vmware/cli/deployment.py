@@ -327,20 +327,29 @@ def _copy_site(site, at):
     site.use_locations_api = bool(read('use_locations_api'))
 
 
+def _vcenter_opts(prefix, *, host, cluster, poll_interval):
+    """The vCenter options that Nova's ``[vmware]`` and Cinder's VMDK
+    driver both define, under Cinder's ``vmware_`` ``prefix`` or none;
+    ``host`` and ``cluster`` are the option types, ``poll_interval`` the
+    service's default."""
+    return [
+        host(prefix + 'host_ip'),
+        cfg.PortOpt(prefix + 'host_port', default=443),
+        cfg.StrOpt(prefix + 'host_username'),
+        cfg.StrOpt(prefix + 'host_password', secret=True),
+        cfg.StrOpt(prefix + 'ca_file'),
+        cfg.BoolOpt(prefix + 'insecure', default=False),
+        cluster(prefix + 'cluster_name'),
+        cfg.StrOpt(prefix + 'datastore_regex'),
+        cfg.IntOpt(prefix + 'api_retry_count', default=10),
+        cfg.FloatOpt(prefix + 'task_poll_interval', default=poll_interval),
+    ]
+
+
 # Nova's own [vmware] options, as Nova 34 defines them (names, types and
 # defaults); registered here so that reading a nova.conf needs no Nova.
-NOVA_VMWARE_OPTS = [
-    cfg.HostAddressOpt('host_ip'),
-    cfg.PortOpt('host_port', default=443),
-    cfg.StrOpt('host_username'),
-    cfg.StrOpt('host_password', secret=True),
-    cfg.StrOpt('ca_file'),
-    cfg.BoolOpt('insecure', default=False),
-    cfg.StrOpt('cluster_name'),
-    cfg.StrOpt('datastore_regex'),
-    cfg.IntOpt('api_retry_count', default=10),
-    cfg.FloatOpt('task_poll_interval', default=0.5),
-]
+NOVA_VMWARE_OPTS = _vcenter_opts('', host=cfg.HostAddressOpt,
+                                 cluster=cfg.StrOpt, poll_interval=0.5)
 
 # Role -> option, for Nova's [vmware] and the handler's options; the
 # image-copy roles are the handler options' own names.
@@ -393,16 +402,8 @@ def nova_sites(conf):
 CINDER_VMWARE_OPTS = [
     cfg.StrOpt('volume_driver',
                default='cinder.volume.drivers.lvm.LVMVolumeDriver'),
-    cfg.StrOpt('vmware_host_ip'),
-    cfg.PortOpt('vmware_host_port', default=443),
-    cfg.StrOpt('vmware_host_username'),
-    cfg.StrOpt('vmware_host_password', secret=True),
-    cfg.StrOpt('vmware_ca_file'),
-    cfg.BoolOpt('vmware_insecure', default=False),
-    cfg.MultiStrOpt('vmware_cluster_name'),
-    cfg.StrOpt('vmware_datastore_regex'),
-    cfg.IntOpt('vmware_api_retry_count', default=10),
-    cfg.FloatOpt('vmware_task_poll_interval', default=2.0),
+    *_vcenter_opts('vmware_', host=cfg.StrOpt, cluster=cfg.MultiStrOpt,
+                   poll_interval=2.0),
     cfg.IntOpt('vmware_connection_pool_size', default=10),
 ]
 

@@ -326,6 +326,40 @@ def test_cinder_backend_defaults_and_backends_of_cinders_own_driver(
     assert "backend 'plain': volume_driver is Cinder's own" in result.stderr
 
 
+def test_cinder_asks_glance_with_the_locations_credentials(vcsim, tmp_path):
+    users = {'cinder-images': ('pw', ('service',))}
+    with fake_glance.FakeCloud(users) as cloud:
+        cloud.add_image(['vsphere://x/folder/d/f?dcPath=DC0&dsName=ds'])
+
+        def glance_rows(backend=None, password=None):
+            conf = cli_setup.cinder_conf(
+                tmp_path, vcsim, backend, extra={
+                    'vsphere_image_locations': cloud.options(
+                        'cinder-images', password)})
+            result = cli_setup.run('check', '--config-file', conf)
+            return result, [(r['status'], r['check'], r['option'])
+                            for r in result.rows('findings')
+                            if r['subject'].startswith('Glance API')]
+
+        result, rows = glance_rows()
+        assert result.status == 0, result.stdout
+        assert rows == [('OK', 'authentication', ''),
+                        ('OK', 'image list', ''),
+                        ('OK', 'locations API', '')]
+
+        result, rows = glance_rows(password='wrong')
+        assert result.status == 1
+        assert rows == [('FAIL', 'authentication', '[vsphere_image_locations]'
+                         ' auth_url, username, password')]
+
+        # The backend does not ask Glance: neither does the check.
+        result, rows = glance_rows({'vsphere_image_use_locations_api':
+                                    False}, password='wrong')
+        assert result.status == 0, result.stdout
+        assert rows == [('INFO', 'configuration',
+                         '[vsphere_image_locations] auth_type')]
+
+
 def test_orphans_and_locations_refuse_a_cinder_conf(vcsim, tmp_path):
     conf = cli_setup.cinder_conf(tmp_path, vcsim)
     for command in ('orphans', 'locations'):
