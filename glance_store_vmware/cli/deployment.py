@@ -352,7 +352,8 @@ NOVA_VMWARE_OPTS = _vcenter_opts('', host=cfg.HostAddressOpt,
                                  cluster=cfg.StrOpt, poll_interval=0.5)
 
 # Role -> option, for Nova's [vmware] and the handler's options; the
-# image-copy roles are the handler options' own names.
+# image-copy roles are the handler options' own names.  Cinder's backend
+# options are the same under ``vmware_`` and ``cinder_option_name``.
 _VCENTER_ROLES = {
     'host': 'host_ip', 'port': 'host_port', 'username': 'host_username',
     'password': 'host_password', 'ca_file': 'ca_file',
@@ -485,7 +486,7 @@ def cinder_sites(conf):
     if not any(not s.skipped for s in sites):
         raise LookupError(
             'no backend of enabled_backends runs volume_driver = %s (%s)' % (
-                CINDER_DRIVER, ', '.join('%s: %s' % (n, d or 'unset')
+                CINDER_DRIVER, ', '.join('%s: %s' % (n, d)
                                          for n, d in drivers.items())
                 or 'none enabled'))
     return sites
