@@ -29,6 +29,7 @@ problems.
 
 import dataclasses
 import logging
+import re
 
 from oslo_config import cfg
 
@@ -312,6 +313,11 @@ def _copy_site(site, at):
     site.ca_file = read('ca_file')
     site.insecure = bool(read('insecure'))
     site.datastore_regex = read('datastore_regex')
+    try:
+        re.compile(site.datastore_regex or '')
+    except re.error as e:
+        # The service refuses to start with it, with or without a cluster.
+        site.problem('invalid regular expression: %s' % e, 'datastore_regex')
     for attr in ('api_retry_count', 'poll_interval', 'pool_size',
                  'api_timeout'):
         value = read(attr) if attr in at else None

@@ -535,6 +535,22 @@ def test_cinder_check_says_which_backends_are_skipped(tmp_path):
     assert "Cinder's image service" in glance['detail']
 
 
+@pytest.mark.parametrize('text, option', [
+    (NOVA_CONF.replace('cluster_name = C1', 'datastore_regex = ds['),
+     '[vmware] datastore_regex'),
+    (CINDER_CONF.replace('vmware_cluster_name = C1\n',
+                         'vmware_datastore_regex = (ds\n'),
+     '[images] vmware_datastore_regex'),
+])
+def test_a_bad_datastore_regex_is_a_configuration_finding(tmp_path, text,
+                                                          option):
+    # The service refuses it at start, whether or not a cluster is set.
+    rows, _conn = check_site(tmp_path, text=text.replace(
+        'enabled_backends = images, plain, lvm', 'enabled_backends = images'))
+    assert problems(rows) == [('FAIL', 'configuration', option)]
+    assert 'invalid regular expression' in rows[0]['detail']
+
+
 @pytest.mark.parametrize('command', ['orphans', 'locations'])
 def test_orphans_and_locations_refuse_a_cinder_conf(tmp_path, command):
     status, _out, err = run([command], tmp_path, CINDER_CONF)
