@@ -336,9 +336,15 @@ def list_nova_opts():
 # The Cinder side: the VMDK volume driver, in each backend section of
 # cinder.conf (and [backend_defaults]), as Cinder's own driver options.
 
+def cinder_option_name(name):
+    """The Cinder backend option of the image copy's option ``name`` (its
+    name in Nova's ``[vsphere_image_handler]``)."""
+    return ('vsphere_' + name if name.startswith('image_')
+            else 'vsphere_image_' + name)
+
+
 CINDER_OPTS = _image_copy_opts(
-    lambda name: ('vsphere_' + name if name.startswith('image_')
-                  else 'vsphere_image_' + name),
+    cinder_option_name,
     host_option='vmware_host_ip', service='Cinder',
     fallback='its upload through the volume node',
     waiting='the volume creation', keystone_group=CINDER_LOCATIONS_GROUP,

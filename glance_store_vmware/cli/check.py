@@ -10,15 +10,17 @@
 # License for the specific language governing permissions and limitations
 # under the License.
 
-"""``check``: a glance-api.conf or nova.conf against vCenter.
+"""``check``: a glance-api.conf, nova.conf or cinder.conf against vCenter.
 
-For each site (a vsphere backend, or Nova's vCenter): the option values;
+For each site (a vsphere backend, Nova's vCenter, or a backend of our
+Cinder VMDK driver): the option values;
 the CA file and a login over the configured TLS; each datastore entry
 resolved (a datastore cluster into its members), accessible, not in
 maintenance mode, with more free space than the reserve; for Glance the
 image directory present or creatable and a probe file written, renamed and
-deleted in it; for Nova its cluster and the datastores it places VMs on,
-and the image directory on the datastores it may copy from.  Then Glance's
+deleted in it; for Nova and Cinder their clusters and the datastores they
+place VMs or volumes on, and the image directory on the datastores they
+may copy from.  Then Glance's
 API with the configured credentials.  Every finding names the option to
 fix.  Nothing is left behind on a datastore: a probe file is removed on
 every path, and an image directory the check created is removed again.
@@ -43,13 +45,28 @@ COLUMNS = ('status', 'subject', 'check', 'detail', 'option')
 CONNECTION_ROLES = {'host', 'port', 'username', 'password', 'ca_file',
                     'insecure'}
 
+# What a site's cluster datastores are for.
+PLACES = {deployment.NOVA: 'Nova places VMs',
+          deployment.CINDER: 'Cinder places volumes'}
+
+# Where a site's image locations come from without Glance's locations API.
+WITHOUT_API = {
+    deployment.GLANCE: 'the orphans and locations commands need it',
+    deployment.NOVA: 'locations come from image records (Glance\'s '
+                     'show_image_direct_url)',
+    deployment.CINDER: 'locations come from Cinder\'s image service (its '
+                       '[glance] service user, else the image\'s '
+                       'direct_url)',
+}
+
 PROBE_PREFIX = '.glance-store-vmware-check.'
 PROBE_DATA = b'glance-store-vmware check probe\n'
 
 
 def add_arguments(parser):
     parser.add_argument('--backend', metavar='NAME',
-                        help='Check only this backend of enabled_backends.')
+                        help='Check only this backend of enabled_backends '
+                             '(a Glance store or a Cinder backend).')
 
 
 def run(conf, args, progress):
@@ -60,9 +77,13 @@ def run(conf, args, progress):
     report = output.Report('findings', COLUMNS)
     for site in sites:
         SiteCheck(site, report, progress).run()
-    for group, service in sorted({(s.glance_group, s.service)
-                                  for s in sites if s.glance_group}):
-        check_glance_api(conf, group, service, report, progress)
+    asked = {}
+    for site in sites:
+        if site.glance_group:
+            key = (site.glance_group, site.service)
+            asked[key] = asked.get(key, False) or site.use_locations_api
+    for (group, service), used in sorted(asked.items()):
+        check_glance_api(conf, group, service, used, report, progress)
     problems = [r for r in report.rows
                 if r['status'] in (output.WARN, output.FAIL)]
     report.summary = {'problems': len(problems)}
@@ -96,14 +117,19 @@ class SiteCheck:
                                       self.site.port)
 
     def run(self):
+        if self.site.skipped:
+            self.add(output.INFO, self.site.label, 'skipped',
+                     self.site.skipped, option='[%s] volume_driver'
+                     % self.site.backend)
+            return
         self.progress('%s: checking', self.site.label)
         try:
             self._configuration()
             self._log_in()
             for target in self.site.targets:
                 self._entry(target)
-            if self.site.cluster:
-                self._cluster()
+            for cluster in self.site.clusters:
+                self._cluster(cluster)
         except _Stop:
             pass
         finally:
@@ -314,30 +340,25 @@ class SiteCheck:
                  '%s readable, %d files' % (dsdir.ds_path, len(entries)),
                  option='')
 
-    def _cluster(self):
+    def _cluster(self, cluster):
         site = self.site
-        subject = '%s: cluster %s' % (site.label, site.cluster)
+        subject = '%s: cluster %s' % (site.label, cluster)
         found = self._call(subject, 'cluster', lambda: (
-            self.conn.inventory.cluster_datastores(site.cluster)),
+            self.conn.inventory.cluster_datastores(cluster)),
             'cluster')
-        if found is None:
-            return
-        try:
-            pattern = re.compile(site.datastore_regex or '')
-        except re.error as e:
-            self.fail(subject, 'datastores', 'invalid regular expression: '
-                      '%s' % e, 'datastore_regex')
-            return
+        if found is None or 'datastore_regex' in site.broken:
+            return      # a bad expression is reported with the configuration
+        pattern = re.compile(site.datastore_regex or '')
         chosen = {n: r for n, r in found.items() if pattern.match(n)}
         if not chosen:
             self.fail(subject, 'datastores', 'none of the cluster\'s '
                       'datastores (%s) matches' % ', '.join(sorted(found)),
                       'datastore_regex')
             return
-        self.add(output.PASS, subject, 'cluster', 'found; Nova places VMs '
-                 'on %s' % ', '.join(sorted(chosen)), option='')
+        self.add(output.PASS, subject, 'cluster', 'found; %s on %s' % (
+            PLACES[site.service], ', '.join(sorted(chosen))), option='')
         states = self._call(subject, 'datastore state', lambda: (
-            self.conn.inventory.states([(site.cluster, n, r)
+            self.conn.inventory.states([(cluster, n, r)
                                         for n, r in chosen.items()])),
             'datastore_regex')
         for state in states or []:
@@ -346,7 +367,9 @@ class SiteCheck:
 
 # Glance's API --------------------------------------------------------------
 
-def check_glance_api(conf, group, service, report, progress):
+def check_glance_api(conf, group, service, used, report, progress):
+    """Glance's API with the keystone options of ``group``; ``used``:
+    whether a site of ``service`` asks it."""
     subject = 'Glance API ([%s])' % group
     credentials = '[%s] auth_url, username, password' % group
 
@@ -354,13 +377,9 @@ def check_glance_api(conf, group, service, report, progress):
         report.add(status=status, subject=subject, check=check,
                    detail=detail, option=option)
 
-    if not glance_api.configured(conf, group) or (
-            service == deployment.NOVA and not conf[group].use_locations_api):
-        add(output.INFO, 'configuration', 'not configured: %s' % (
-            'the orphans and locations commands need it'
-            if service == deployment.GLANCE else
-            'locations come from image records (Glance\'s '
-            'show_image_direct_url)'), '[%s] auth_type' % group)
+    if not glance_api.configured(conf, group) or not used:
+        add(output.INFO, 'configuration', 'not configured: %s'
+            % WITHOUT_API[service], '[%s] auth_type' % group)
         return
     progress('asking Glance\'s API with the credentials of [%s]', group)
     try:

@@ -14,12 +14,14 @@
 
 A ``Site`` is one vCenter configuration of one service: a ``vsphere``
 backend of a glance-api.conf (``[glance_store]`` with ``stores = vsphere``,
-or each ``<id>:vsphere`` of ``enabled_backends``), or the ``[vmware]`` and
-``[vsphere_image_handler]`` sections of a nova.conf.  Each reader in
-``READERS`` recognises one service's file; a cinder.conf reader adds itself
-there.
+or each ``<id>:vsphere`` of ``enabled_backends``), the ``[vmware]`` and
+``[vsphere_image_handler]`` sections of a nova.conf, or each backend of a
+cinder.conf whose ``volume_driver`` is our VMDK driver.  Each reader in
+``READERS`` recognises one service's file.
 
-Values are read through the options the service itself registers.
+Values are read through the options the service itself registers (the
+Nova and Cinder ones as those services define them, so that neither needs
+to be installed).
 Mistakes in them are kept as ``Site.problems``, each naming the option, so
 ``check`` can report every one; the other sub-commands refuse a site with
 problems.
@@ -27,6 +29,7 @@ problems.
 
 import dataclasses
 import logging
+import re
 
 from oslo_config import cfg
 
@@ -41,6 +44,7 @@ LOG = logging.getLogger(__name__)
 
 GLANCE = 'glance-api'
 NOVA = 'nova-compute'
+CINDER = 'cinder-volume'
 
 # The store's option that other names of its vCenter go into (added by
 # the packaging work); read when registered.
@@ -75,14 +79,19 @@ class Site:
     image_dir: str | None = None
     reserve_mb: int | None = None
     partial_max_age: int | None = None
-    # A Nova site: its cluster, the datastores it places VMs on, and
-    # whether it may copy from any datastore (no image_datastores).
-    cluster: str | None = None
+    # A Nova or Cinder site: its clusters, the datastores it places VMs or
+    # volumes on, and whether it may copy from any datastore (no
+    # image_datastores).
+    clusters: tuple = ()
     datastore_regex: str | None = None
     any_datastore: bool = False
     require_image_id_name: bool = False
-    # The section with keystone options for Glance's API, if any.
+    # The section with keystone options for Glance's API, if any, and
+    # whether this site asks it.
     glance_group: str | None = None
+    use_locations_api: bool = True
+    # Why this site is not checked (a backend of Cinder's own driver).
+    skipped: str | None = None
     problems: list = dataclasses.field(default_factory=list)
     broken: set = dataclasses.field(default_factory=set)   # their roles
 
@@ -252,13 +261,25 @@ def _store_site(conf, section, backend):
     return site
 
 
+def _enabled_backends(conf):
+    """``[DEFAULT] enabled_backends`` as written: Glance reads it as
+    ``<id>:<store>`` pairs, Cinder as a list of section names."""
+    _register(conf, [cfg.StrOpt('enabled_backends')], None)
+    return conf.enabled_backends or ''
+
+
 def glance_sites(conf):
     """The vsphere stores of a glance-api.conf, or None if it is not
     one."""
-    _register(conf, [cfg.DictOpt('enabled_backends')], None)
     opts.register_keystone_opts(conf, opts.GLANCE_API_GROUP)
-    backends = conf.enabled_backends or {}
-    if backends:
+    text = _enabled_backends(conf)
+    if text:
+        if _is_cinder_list(text):
+            return None
+        try:
+            backends = cfg.types.Dict()(text)
+        except ValueError as e:
+            raise LookupError('[DEFAULT] enabled_backends: %s' % e) from None
         return [_store_site(conf, name, name)
                 for name, kind in backends.items()
                 if kind.strip() == 'vsphere']
@@ -270,35 +291,88 @@ def glance_sites(conf):
     return [_store_site(conf, 'glance_store', None)]
 
 
-# nova.conf ---------------------------------------------------------------
+# nova.conf and cinder.conf -------------------------------------------------
+
+def _copy_site(site, at):
+    """The vCenter and image-copy values of a Nova or Cinder site, which
+    share the copy's options under other names: ``at[role]`` is the
+    ``(group, option name)`` that sets a role."""
+    def read(role):
+        group, name = at[role]
+        return _read(site, group, name, role)
+
+    def required(role):
+        group, name = at[role]
+        return _required(site, group, name, role)
+
+    host = required('host')
+    site.host = loc_mod.normalize_host(host) if host else None
+    site.username = required('username')
+    site.password = required('password')
+    site.port = read('port') or 443
+    site.ca_file = read('ca_file')
+    site.insecure = bool(read('insecure'))
+    site.datastore_regex = read('datastore_regex')
+    try:
+        re.compile(site.datastore_regex or '')
+    except re.error as e:
+        # The service refuses to start with it, with or without a cluster.
+        site.problem('invalid regular expression: %s' % e, 'datastore_regex')
+    for attr in ('api_retry_count', 'poll_interval', 'pool_size',
+                 'api_timeout'):
+        value = read(attr) if attr in at else None
+        if value is not None:
+            setattr(site, attr, value)
+    entries = read('datastores')
+    site.any_datastore = not entries
+    site.targets = (_targets(site, entries, at['datastores'][1])
+                    if entries else [])
+    site.image_dir = _image_dir(site, read('image_dir'))
+    site.aliases = _aliases(site, read('aliases'), site.port)
+    site.require_image_id_name = bool(read('require_image_id_name'))
+    site.use_locations_api = bool(read('use_locations_api'))
+
+
+def _vcenter_opts(prefix, *, host, cluster, poll_interval):
+    """The vCenter options that Nova's ``[vmware]`` and Cinder's VMDK
+    driver both define, under Cinder's ``vmware_`` ``prefix`` or none;
+    ``host`` and ``cluster`` are the option types, ``poll_interval`` the
+    service's default."""
+    return [
+        host(prefix + 'host_ip'),
+        cfg.PortOpt(prefix + 'host_port', default=443),
+        cfg.StrOpt(prefix + 'host_username'),
+        cfg.StrOpt(prefix + 'host_password', secret=True),
+        cfg.StrOpt(prefix + 'ca_file'),
+        cfg.BoolOpt(prefix + 'insecure', default=False),
+        cluster(prefix + 'cluster_name'),
+        cfg.StrOpt(prefix + 'datastore_regex'),
+        cfg.IntOpt(prefix + 'api_retry_count', default=10),
+        cfg.FloatOpt(prefix + 'task_poll_interval', default=poll_interval),
+    ]
+
 
 # Nova's own [vmware] options, as Nova 34 defines them (names, types and
 # defaults); registered here so that reading a nova.conf needs no Nova.
-NOVA_VMWARE_OPTS = [
-    cfg.HostAddressOpt('host_ip'),
-    cfg.PortOpt('host_port', default=443),
-    cfg.StrOpt('host_username'),
-    cfg.StrOpt('host_password', secret=True),
-    cfg.StrOpt('ca_file'),
-    cfg.BoolOpt('insecure', default=False),
-    cfg.StrOpt('cluster_name'),
-    cfg.StrOpt('datastore_regex'),
-    cfg.IntOpt('api_retry_count', default=10),
-    cfg.FloatOpt('task_poll_interval', default=0.5),
-]
+NOVA_VMWARE_OPTS = _vcenter_opts('', host=cfg.HostAddressOpt,
+                                 cluster=cfg.StrOpt, poll_interval=0.5)
 
-_NOVA_ROLES = {
-    'host': '[vmware] host_ip', 'port': '[vmware] host_port',
-    'username': '[vmware] host_username',
-    'password': '[vmware] host_password', 'ca_file': '[vmware] ca_file',
-    'insecure': '[vmware] insecure', 'cluster': '[vmware] cluster_name',
-    'datastore_regex': '[vmware] datastore_regex',
-    'datastores': '[%s] image_datastores' % opts.HANDLER_GROUP,
-    'image_dir': '[%s] image_dir' % opts.HANDLER_GROUP,
-    'aliases': '[%s] location_host_aliases' % opts.HANDLER_GROUP,
-    'api_timeout': '[%s] vcenter_timeout' % opts.HANDLER_GROUP,
-    'require_image_id_name': '[%s] require_image_id_file_name'
-                             % opts.HANDLER_GROUP,
+# Role -> option, for Nova's [vmware] and the handler's options; the
+# image-copy roles are the handler options' own names.  Cinder's backend
+# options are the same under ``vmware_`` and ``cinder_option_name``.
+_VCENTER_ROLES = {
+    'host': 'host_ip', 'port': 'host_port', 'username': 'host_username',
+    'password': 'host_password', 'ca_file': 'ca_file',
+    'insecure': 'insecure', 'cluster': 'cluster_name',
+    'datastore_regex': 'datastore_regex',
+    'api_retry_count': 'api_retry_count',
+    'poll_interval': 'task_poll_interval',
+}
+_COPY_ROLES = {
+    'datastores': 'image_datastores', 'image_dir': 'image_dir',
+    'aliases': 'location_host_aliases', 'api_timeout': 'vcenter_timeout',
+    'require_image_id_name': 'require_image_id_file_name',
+    'use_locations_api': 'use_locations_api',
 }
 
 
@@ -309,44 +383,135 @@ def nova_sites(conf):
     _register(conf, NOVA_VMWARE_OPTS, 'vmware')
     _register(conf, opts.HANDLER_OPTS, opts.HANDLER_GROUP)
     opts.register_keystone_opts(conf, opts.HANDLER_GROUP)
-    vmware, handler = conf.vmware, conf[opts.HANDLER_GROUP]
+    sections = {role: ('vmware', name)
+                for role, name in _VCENTER_ROLES.items()}
+    sections.update({role: (opts.HANDLER_GROUP, name)
+                     for role, name in _COPY_ROLES.items()})
+    at = {role: (conf[section], name)
+          for role, (section, name) in sections.items()}
     options = {name: '[vmware] %s' % name
                for name, _ in _names(NOVA_VMWARE_OPTS)}
     options.update({name: '[%s] %s' % (opts.HANDLER_GROUP, name)
                     for name, _ in _names(opts.HANDLER_OPTS)})
-    options.update(_NOVA_ROLES)
+    options.update({role: '[%s] %s' % at_section
+                    for role, at_section in sections.items()})
     site = Site(service=NOVA, label='nova-compute', options=options,
                 glance_group=opts.HANDLER_GROUP)
-    host = _required(site, vmware, 'host_ip', 'host')
-    site.host = loc_mod.normalize_host(host) if host else None
-    site.username = _required(site, vmware, 'host_username', 'username')
-    site.password = _required(site, vmware, 'host_password', 'password')
-    site.port = _read(site, vmware, 'host_port', 'port') or 443
-    site.ca_file = _read(site, vmware, 'ca_file', 'ca_file')
-    site.insecure = bool(_read(site, vmware, 'insecure', 'insecure'))
-    site.cluster = _read(site, vmware, 'cluster_name', 'cluster')
-    site.datastore_regex = _read(site, vmware, 'datastore_regex',
-                                 'datastore_regex')
-    site.api_retry_count = _read(site, vmware, 'api_retry_count') or 10
-    site.poll_interval = _read(site, vmware, 'task_poll_interval') or 0.5
-    site.api_timeout = _read(site, handler, 'vcenter_timeout',
-                             'api_timeout') or 30
-    entries = _read(site, handler, 'image_datastores', 'datastores')
-    site.any_datastore = not entries
-    site.targets = (_targets(site, entries, 'image_datastores')
-                    if entries else [])
-    site.image_dir = _image_dir(site, _read(site, handler, 'image_dir',
-                                            'image_dir'))
-    site.aliases = _aliases(
-        site, _read(site, handler, 'location_host_aliases', 'aliases'),
-        site.port)
-    site.require_image_id_name = bool(
-        _read(site, handler, 'require_image_id_file_name'))
+    _copy_site(site, at)
+    cluster = _read(site, conf.vmware, 'cluster_name', 'cluster')
+    site.clusters = (cluster,) if cluster else ()
     return [site]
 
 
-# A cinder.conf reader (the VMDK driver's backends) goes here.
-READERS = [glance_sites, nova_sites]
+# Cinder's own options of its VMware VMDK driver, as Cinder 29 defines
+# them (names, types and defaults), and the option that picks the driver;
+# registered here so that reading a cinder.conf needs no Cinder.
+CINDER_VMWARE_OPTS = [
+    cfg.StrOpt('volume_driver',
+               default='cinder.volume.drivers.lvm.LVMVolumeDriver'),
+    *_vcenter_opts('vmware_', host=cfg.StrOpt, cluster=cfg.MultiStrOpt,
+                   poll_interval=2.0),
+    cfg.IntOpt('vmware_connection_pool_size', default=10),
+]
+
+# The section whose values Cinder uses where a backend section sets none.
+CINDER_SHARED = 'backend_defaults'
+CINDER_DRIVER = 'glance_store_vmware.cinder.driver.VSphereImagesVmdkDriver'
+CINDER_OWN_DRIVER = 'cinder.volume.drivers.vmware.vmdk.VMwareVcVmdkDriver'
+
+_CINDER_ROLES = dict(
+    {role: 'vmware_' + name for role, name in _VCENTER_ROLES.items()},
+    pool_size='vmware_connection_pool_size',
+    **{role: opts.cinder_option_name(name)
+       for role, name in _COPY_ROLES.items()})
+
+
+def _is_cinder_list(text):
+    """Whether ``enabled_backends`` names sections (Cinder) rather than
+    ``<id>:<store>`` pairs (Glance)."""
+    return any(':' not in entry for entry in text.split(',')
+               if entry.strip())
+
+
+class _CinderBackend:
+    """A backend section as Cinder's driver reads it: the value its
+    section sets, else the one ``[backend_defaults]`` sets, else the
+    option's default."""
+
+    def __init__(self, conf, name, options):
+        self.name = name
+        self._defaults = {o.name: o.default for o in options}
+        for group in (name, CINDER_SHARED):
+            _register(conf, options, group)
+            for opt in options:
+                # None: not set in this section.
+                conf.set_default(opt.name, None, group=group)
+        self._groups = (conf[name], conf[CINDER_SHARED])
+
+    def __getattr__(self, option):
+        for group in self._groups:
+            value = getattr(group, option)
+            if value is not None:
+                return value
+        return self._defaults[option]
+
+    def section(self, option):
+        """The section whose value is used: the one to fix."""
+        try:
+            if getattr(self._groups[0], option) is None and getattr(
+                    self._groups[1], option) is not None:
+                return CINDER_SHARED
+        except (ValueError, cfg.Error):
+            pass
+        return self.name
+
+
+def cinder_sites(conf):
+    """The backends of a cinder.conf that run our VMDK driver (and, as
+    skipped, those that run Cinder's own), or None if it is not one."""
+    text = _enabled_backends(conf)
+    if not text or not _is_cinder_list(text):
+        return None
+    options = CINDER_VMWARE_OPTS + opts.CINDER_OPTS
+    opts.register_keystone_opts(conf, opts.CINDER_LOCATIONS_GROUP)
+    names = [n for n in cfg.types.List()(text) if n]
+    drivers = {}
+    sites = []
+    for name in names:
+        backend = _CinderBackend(conf, name, options)
+        drivers[name] = driver = (backend.volume_driver or '').strip()
+        label = 'cinder backend %r' % name
+        if driver == CINDER_OWN_DRIVER:
+            sites.append(Site(
+                service=CINDER, label=label, backend=name, options={},
+                skipped='volume_driver is Cinder\'s own VMwareVcVmdkDriver, '
+                        'which copies no image inside vSphere (%s does)'
+                        % CINDER_DRIVER))
+        elif driver == CINDER_DRIVER:
+            sites.append(_cinder_site(backend, options, label))
+    if not any(not s.skipped for s in sites):
+        raise LookupError(
+            'no backend of enabled_backends runs volume_driver = %s (%s)' % (
+                CINDER_DRIVER, ', '.join('%s: %s' % (n, d)
+                                         for n, d in drivers.items())
+                or 'none enabled'))
+    return sites
+
+
+def _cinder_site(backend, options, label):
+    at = {role: (backend, name) for role, name in _CINDER_ROLES.items()}
+    site = Site(service=CINDER, label=label, backend=backend.name,
+                glance_group=opts.CINDER_LOCATIONS_GROUP, options={})
+    site.options = {role: '[%s] %s' % (backend.section(name), name)
+                    for role, name in [*_names(options),
+                                       *_CINDER_ROLES.items()]}
+    _copy_site(site, at)
+    site.clusters = tuple(c for c in _read(
+        site, backend, 'vmware_cluster_name', 'cluster') or () if c)
+    return site
+
+
+READERS = [glance_sites, nova_sites, cinder_sites]
 
 
 def load(conf, backend=None):
@@ -364,8 +529,9 @@ def load(conf, backend=None):
             sites.extend(found)
     if not recognised:
         raise LookupError('the configuration file has neither a Glance '
-                          'store ([glance_store] or enabled_backends) nor '
-                          'a Nova VMware driver ([vmware]) section')
+                          'store ([glance_store] or enabled_backends), '
+                          'a Nova VMware driver ([vmware]) section, nor '
+                          'Cinder backends (enabled_backends)')
     if not sites:
         raise LookupError('the configuration file enables no vsphere store '
                           '(stores = vsphere, or <id>:vsphere in '
@@ -376,5 +542,8 @@ def load(conf, backend=None):
             raise LookupError('no vsphere backend %r; the file has %s' % (
                 backend, ', '.join(repr(s.backend) for s in sites
                                    if s.backend) or 'no named backends'))
+        if chosen[0].skipped:
+            raise LookupError('backend %r: %s' % (backend,
+                                                  chosen[0].skipped))
         return chosen
     return sites

@@ -64,6 +64,11 @@ def run(conf, args, progress):
         sites = deployment.load(conf, backend=args.backend)
     except LookupError as e:
         raise output.UsageError(str(e)) from None
+    if any(site.service == deployment.CINDER for site in sites):
+        raise output.UsageError(
+            'locations reads a glance-api.conf (the store) or a nova.conf '
+            '(the image handler), not a cinder.conf: Glance\'s locations '
+            'name Glance\'s store backends, not Cinder\'s')
     for site in sites:
         if site.problems:
             raise output.UsageError('%s: %s' % (site.label, '; '.join(

@@ -32,8 +32,8 @@ from glance_store_vmware.cli import output
 PROG = 'glance-store-vmware'
 
 COMMANDS = {
-    'check': (check, 'Check a glance-api.conf or nova.conf against '
-                     'vCenter.'),
+    'check': (check, 'Check a glance-api.conf, nova.conf or cinder.conf '
+                     'against vCenter.'),
     'orphans': (orphans, 'Find (and with --delete remove) partial uploads '
                          'and image files no Glance image references.'),
     'locations': (locations, 'Check every Glance vsphere:// location as '
@@ -52,9 +52,9 @@ def _add_parsers(subparsers):
         parser.add_argument(
             '--config-file', dest='service_config_files', action='append',
             default=[], metavar='PATH',
-            help='The service\'s configuration file: a glance-api.conf or '
-                 'a nova.conf. May be repeated (read in order, as the '
-                 'service reads several).')
+            help='The service\'s configuration file: a glance-api.conf, '
+                 'a nova.conf or a cinder.conf. May be repeated (read in '
+                 'order, as the service reads several).')
         parser.add_argument('-f', '--format', choices=('table', 'json'),
                             default='table', help='Output format.')
         parser.add_argument('-q', '--quiet', action='store_true',
@@ -90,7 +90,7 @@ def main(argv=None, stdout=None, stderr=None):
     try:
         conf(argv, project=None, prog=PROG, default_config_files=[],
              description='Operate the vsphere Glance store and its Nova '
-                         'side.', use_env=False)
+                         'and Cinder sides.', use_env=False)
     except SystemExit as e:
         return e.code if isinstance(e.code, int) else output.USAGE
     except cfg.Error as e:

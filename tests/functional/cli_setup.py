@@ -25,6 +25,8 @@ REPO_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(
 GLANCE_CONF = os.path.join(REPO_ROOT, 'etc', 'glance-api.conf')
 MULTI_CONF = os.path.join(REPO_ROOT, 'etc', 'glance-api-multistore.conf')
 NOVA_CONF = os.path.join(REPO_ROOT, 'etc', 'nova.conf')
+CINDER_CONF = os.path.join(REPO_ROOT, 'etc', 'cinder.conf')
+CINDER_BACKEND = 'vmware-images'
 
 
 def store_site(sim, *datastores):
@@ -83,6 +85,22 @@ def nova_conf(tmp_path, sim, vmware=None, handler=None, extra=None):
     extra.update({'vmware': dict(vmware or {}),
                   'vsphere_image_handler': dict(handler or {})})
     return write(tmp_path / 'nova.conf', NOVA_CONF, site, extra)
+
+
+def cinder_conf(tmp_path, sim, backend=None, extra=None):
+    """etc/cinder.conf for the simulator; ``backend`` overrides options
+    of its backend section (None removes one)."""
+    dc = sim.datacenter()['name']
+    site = {CINDER_BACKEND: {
+        'vmware_host_ip': sim.host, 'vmware_host_port': sim.port,
+        'vmware_host_username': sim.username,
+        'vmware_host_password': sim.password,
+        'vmware_ca_file': sim.ca_file,
+        'vmware_cluster_name': '%s_C0' % dc,
+        'vsphere_image_datastores': '%s:LocalDS_0' % dc}}
+    extra = dict(extra or {})
+    extra[CINDER_BACKEND] = dict(backend or {})
+    return write(tmp_path / 'cinder.conf', CINDER_CONF, site, extra)
 
 
 class Result:

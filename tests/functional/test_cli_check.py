@@ -260,6 +260,114 @@ def test_a_bad_nova_option_is_named(vcsim, tmp_path, vmware, handler, check,
     assert [(c, o) for c, o, _d in failures(result)] == [(check, option)]
 
 
+CINDER = '[%s] ' % cli_setup.CINDER_BACKEND
+
+
+def test_a_good_cinder_conf_passes(vcsim, tmp_path):
+    result = cli_setup.run('check', '--config-file',
+                           cli_setup.cinder_conf(tmp_path, vcsim))
+    assert result.status == 0, result.stdout
+    rows = {(r['subject'], r['check']): r for r in result.rows('findings')}
+    label = "cinder backend 'vmware-images'"
+    assert rows[(label + ': cluster DC0_C0', 'cluster')]['detail'] \
+        .startswith('found; Cinder places volumes on LocalDS_0')
+    assert rows[(label + ': DC0:LocalDS_0', 'datastore state')][
+        'status'] == 'OK'
+    assert (label + ': DC0:LocalDS_0', 'image directory') in rows
+    assert rows[('Glance API ([vsphere_image_locations])',
+                 'configuration')]['status'] == 'INFO'
+
+
+@pytest.mark.parametrize('backend, check, option', [
+    ({'vmware_cluster_name': ['DC0_C0', 'NoSuchCluster']}, 'cluster',
+     CINDER + 'vmware_cluster_name'),
+    ({'vmware_datastore_regex': 'nomatch.*'}, 'datastores',
+     CINDER + 'vmware_datastore_regex'),
+    ({'vsphere_image_datastores': 'DC0:NoSuchDS'}, 'datastore',
+     CINDER + 'vsphere_image_datastores'),
+    ({'vmware_host_password': 'wrong'}, 'login',
+     CINDER + 'vmware_host_username, ' + CINDER + 'vmware_host_password'),
+    ({'vmware_ca_file': None}, 'login',
+     CINDER + 'vmware_ca_file, ' + CINDER + 'vmware_insecure'),
+])
+def test_a_bad_cinder_option_is_named(vcsim, tmp_path, backend, check,
+                                      option):
+    conf = cli_setup.cinder_conf(tmp_path, vcsim, backend)
+    result = cli_setup.run('check', '--config-file', conf)
+    assert result.status == 1, result.stdout
+    assert [(c, o) for c, o, _d in failures(result)] == [(check, option)]
+
+
+def test_cinder_backend_defaults_and_backends_of_cinders_own_driver(
+        vcsim, tmp_path):
+    # The credentials in [backend_defaults], as Cinder reads them; a second
+    # backend on Cinder's own driver, skipped.
+    conf = cli_setup.cinder_conf(
+        tmp_path, vcsim,
+        backend={'vmware_host_username': None,
+                 'vmware_host_password': None},
+        extra={'DEFAULT': {'enabled_backends': 'vmware-images, plain'},
+               'backend_defaults': {'vmware_host_username': vcsim.username,
+                                    'vmware_host_password': 'wrong'},
+               'plain': {'volume_driver': 'cinder.volume.drivers.vmware.'
+                                          'vmdk.VMwareVcVmdkDriver'}})
+    result = cli_setup.run('check', '--config-file', conf)
+    assert result.status == 1
+    assert [(c, o) for c, o, _d in failures(result)] == [
+        ('login', '[backend_defaults] vmware_host_username, '
+                  '[backend_defaults] vmware_host_password')]
+    [skipped] = [r for r in result.rows('findings')
+                 if r['check'] == 'skipped']
+    assert skipped['subject'] == "cinder backend 'plain'"
+
+    result = cli_setup.run('check', '--config-file', conf,
+                           '--backend', 'plain')
+    assert result.status == 2
+    assert "backend 'plain': volume_driver is Cinder's own" in result.stderr
+
+
+def test_cinder_asks_glance_with_the_locations_credentials(vcsim, tmp_path):
+    users = {'cinder-images': ('pw', ('service',))}
+    with fake_glance.FakeCloud(users) as cloud:
+        cloud.add_image(['vsphere://x/folder/d/f?dcPath=DC0&dsName=ds'])
+
+        def glance_rows(backend=None, password=None):
+            conf = cli_setup.cinder_conf(
+                tmp_path, vcsim, backend, extra={
+                    'vsphere_image_locations': cloud.options(
+                        'cinder-images', password)})
+            result = cli_setup.run('check', '--config-file', conf)
+            return result, [(r['status'], r['check'], r['option'])
+                            for r in result.rows('findings')
+                            if r['subject'].startswith('Glance API')]
+
+        result, rows = glance_rows()
+        assert result.status == 0, result.stdout
+        assert rows == [('OK', 'authentication', ''),
+                        ('OK', 'image list', ''),
+                        ('OK', 'locations API', '')]
+
+        result, rows = glance_rows(password='wrong')
+        assert result.status == 1
+        assert rows == [('FAIL', 'authentication', '[vsphere_image_locations]'
+                         ' auth_url, username, password')]
+
+        # The backend does not ask Glance: neither does the check.
+        result, rows = glance_rows({'vsphere_image_use_locations_api':
+                                    False}, password='wrong')
+        assert result.status == 0, result.stdout
+        assert rows == [('INFO', 'configuration',
+                         '[vsphere_image_locations] auth_type')]
+
+
+def test_orphans_and_locations_refuse_a_cinder_conf(vcsim, tmp_path):
+    conf = cli_setup.cinder_conf(tmp_path, vcsim)
+    for command in ('orphans', 'locations'):
+        result = cli_setup.run(command, '--config-file', conf)
+        assert result.status == 2, result.stdout
+        assert 'reads a glance-api.conf' in result.stderr
+
+
 def test_usage_errors_exit_2(tmp_path):
     assert cli_setup.run('check').status == 2
     assert cli_setup.run('check', '--config-file',

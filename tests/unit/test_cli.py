@@ -79,6 +79,28 @@ image_datastores = DC1:ds1
 location_host_aliases = 10.0.0.5, vc.example.org:8443
 """
 
+CINDER_CONF = """
+[DEFAULT]
+enabled_backends = images, plain, lvm
+[backend_defaults]
+vmware_host_username = cinder
+vmware_host_password = secret
+vsphere_image_dir = /glance/images
+[images]
+volume_driver = glance_store_vmware.cinder.driver.VSphereImagesVmdkDriver
+vmware_host_ip = VC.example.org
+vmware_host_port = 8443
+vmware_cluster_name = C1
+vmware_cluster_name = C2
+vsphere_image_datastores = DC1:ds1
+vsphere_image_location_host_aliases = 10.0.0.5
+[plain]
+volume_driver = cinder.volume.drivers.vmware.vmdk.VMwareVcVmdkDriver
+vmware_host_ip = vc
+[lvm]
+volume_driver = cinder.volume.drivers.lvm.LVMVolumeDriver
+"""
+
 
 def conf_of(tmp_path, text, register=None):
     path = tmp_path / 'service.conf'
@@ -226,14 +248,68 @@ def test_every_mistake_is_kept_naming_its_option(tmp_path):
 
 def test_nova_site(tmp_path):
     [site] = deployment.load(conf_of(tmp_path, NOVA_CONF))
-    assert (site.service, site.cluster, site.any_datastore) == (
-        deployment.NOVA, 'C1', False)
+    assert (site.service, site.clusters, site.any_datastore) == (
+        deployment.NOVA, ('C1',), False)
     assert site.aliases == (('10.0.0.5', 443), ('vc.example.org', 8443))
     assert site.require_image_id_name
     assert site.api_timeout == 30
     assert site.option('datastores') == (
         '[vsphere_image_handler] image_datastores')
     assert site.glance_group == 'vsphere_image_handler'
+
+
+def test_cinder_sites_fall_back_to_backend_defaults_as_cinder_does(
+        tmp_path):
+    [site, plain] = deployment.load(conf_of(tmp_path, CINDER_CONF))
+    assert (site.service, site.backend, site.label) == (
+        deployment.CINDER, 'images', "cinder backend 'images'")
+    assert (site.host, site.port, site.username, site.password) == (
+        'vc.example.org', 8443, 'cinder', 'secret')
+    assert site.clusters == ('C1', 'C2')
+    assert [t.entry for t in site.targets] == ['DC1:ds1']
+    assert site.image_dir == 'glance/images'
+    assert site.aliases == (('10.0.0.5', 8443),)
+    # Cinder's own defaults where neither section sets a value.
+    assert (site.poll_interval, site.api_timeout, site.insecure) == (
+        2.0, 30, False)
+    assert site.require_image_id_name and site.use_locations_api
+    assert site.glance_group == 'vsphere_image_locations'
+    # Each finding names the section whose value Cinder uses.
+    assert site.option('host') == '[images] vmware_host_ip'
+    assert site.option('username') == '[backend_defaults] vmware_host_username'
+    assert site.option('image_dir') == '[backend_defaults] vsphere_image_dir'
+    assert site.option('ca_file') == '[images] vmware_ca_file'
+    assert site.problems == []
+    assert plain.backend == 'plain'
+    assert "Cinder's own VMwareVcVmdkDriver" in plain.skipped
+
+
+def test_a_cinder_backend_value_overrides_backend_defaults(tmp_path):
+    text = CINDER_CONF.replace('vmware_host_port = 8443',
+                               'vmware_host_username = other\n'
+                               'vsphere_image_datastores = DC1:ds2:1O')
+    [site, _plain] = deployment.load(conf_of(tmp_path, text))
+    assert (site.username, site.port) == ('other', 443)
+    assert site.option('username') == '[images] vmware_host_username'
+    assert [option for _message, option in site.problems] == [
+        '[images] vsphere_image_datastores']
+
+
+def test_cinder_backend_choice_and_files_without_our_driver(tmp_path):
+    conf = conf_of(tmp_path, CINDER_CONF)
+    [site] = deployment.load(conf, backend='images')
+    assert site.backend == 'images'
+    with pytest.raises(LookupError, match="backend 'plain': volume_driver "
+                       "is Cinder's own VMwareVcVmdkDriver"):
+        deployment.load(conf, backend='plain')
+    with pytest.raises(LookupError, match="no vsphere backend 'lvm'"):
+        deployment.load(conf, backend='lvm')
+    text = CINDER_CONF.replace('enabled_backends = images, plain, lvm',
+                               'enabled_backends = plain, lvm')
+    with pytest.raises(LookupError, match='no backend of enabled_backends '
+                       'runs volume_driver = glance_store_vmware.cinder'
+                       '.driver.VSphereImagesVmdkDriver .plain: cinder'):
+        deployment.load(conf_of(tmp_path, text))
 
 
 def test_store_host_aliases_are_used_once_the_option_exists(tmp_path):
@@ -411,6 +487,75 @@ def test_nova_cluster_datastores_filtered_by_regex(tmp_path):
     assert problems(rows) == []
     cluster = [r for r in rows if r['check'] == 'cluster']
     assert cluster[0]['detail'] == 'found; Nova places VMs on ds1'
+
+
+def test_cinder_check_each_cluster_and_the_readable_image_directory(
+        tmp_path):
+    def setup(conn):
+        conn.inventory.cluster_datastores.side_effect = lambda name: {
+            'C1': {'ds1': 'ref-ds1'}}.get(name) or (_ for _ in ()).throw(
+                errors.NotFound('vCenter vc has no cluster %r' % name))
+        conn.inventory.states.side_effect = lambda cands: [
+            state(name) for _dc, name, _ref in cands]
+    text = CINDER_CONF.replace('enabled_backends = images, plain, lvm',
+                               'enabled_backends = images')
+    rows, conn = check_site(tmp_path, setup, text)
+    assert [(r['subject'], r['check'], r['status']) for r in rows] == [
+        ("cinder backend 'images'", 'configuration', 'OK'),
+        ("cinder backend 'images': vCenter vc.example.org:8443", 'login',
+         'OK'),
+        ("cinder backend 'images': DC1:ds1", 'datastore state', 'OK'),
+        ("cinder backend 'images': DC1:ds1", 'image directory', 'OK'),
+        ("cinder backend 'images': cluster C1", 'cluster', 'OK'),
+        ("cinder backend 'images': cluster C1: ds1", 'datastore state',
+         'OK'),
+        ("cinder backend 'images': cluster C2", 'cluster', 'FAIL')]
+    assert rows[4]['detail'] == 'found; Cinder places volumes on ds1'
+    assert rows[-1]['option'] == '[images] vmware_cluster_name'
+    # Nothing is written for Cinder: the image directory is only listed.
+    assert not conn.http.put.called and not conn.files.make_directory.called
+    assert conn.files.list_directory.call_args.args[0].path == \
+        'glance/images'
+
+
+def test_cinder_check_says_which_backends_are_skipped(tmp_path):
+    with mock.patch.object(check.SiteCheck, '_log_in',
+                           side_effect=check._Stop):
+        status, out, err = run(['check', '--format', 'json'], tmp_path,
+                               CINDER_CONF)
+    assert status == 0, err
+    rows = json.loads(out)['findings']
+    skipped = [r for r in rows if r['check'] == 'skipped']
+    assert [(r['status'], r['subject'], r['option']) for r in skipped] == [
+        ('INFO', "cinder backend 'plain'", '[plain] volume_driver')]
+    # The locations API is not configured: where Cinder's locations come
+    # from instead.
+    [glance] = [r for r in rows if r['subject'].startswith('Glance API')]
+    assert glance['option'] == '[vsphere_image_locations] auth_type'
+    assert "Cinder's image service" in glance['detail']
+
+
+@pytest.mark.parametrize('text, option', [
+    (NOVA_CONF.replace('cluster_name = C1', 'datastore_regex = ds['),
+     '[vmware] datastore_regex'),
+    (CINDER_CONF.replace('vmware_cluster_name = C1\n',
+                         'vmware_datastore_regex = (ds\n'),
+     '[images] vmware_datastore_regex'),
+])
+def test_a_bad_datastore_regex_is_a_configuration_finding(tmp_path, text,
+                                                          option):
+    # The service refuses it at start, whether or not a cluster is set.
+    rows, _conn = check_site(tmp_path, text=text.replace(
+        'enabled_backends = images, plain, lvm', 'enabled_backends = images'))
+    assert problems(rows) == [('FAIL', 'configuration', option)]
+    assert 'invalid regular expression' in rows[0]['detail']
+
+
+@pytest.mark.parametrize('command', ['orphans', 'locations'])
+def test_orphans_and_locations_refuse_a_cinder_conf(tmp_path, command):
+    status, _out, err = run([command], tmp_path, CINDER_CONF)
+    assert status == 2
+    assert 'reads a glance-api.conf' in err
 
 
 # Glance's API ------------------------------------------------------------
