@@ -20,6 +20,7 @@ vCenters installed with the defaults do: only the vCenter in a location
 tells the copies apart.
 """
 
+import contextlib
 import io
 import os
 import urllib.parse
@@ -91,20 +92,26 @@ def stores(client, image_id):
     return sorted(client.images.get(image_id).stores.split(','))
 
 
-def upload_and_copy(glance, data, name):
+@contextlib.contextmanager
+def image_on_both(glance, data, name):
     """An image uploaded to vc1 (the default backend), then copied to vc2
-    by an administrator's copy-image import."""
+    by an administrator's copy-image import; deleted after the block."""
     member = glance.client()
     image = member.images.create(name=name, disk_format='raw',
                                  container_format='bare')
-    member.images.upload(image.id, io.BytesIO(data), image_size=len(data))
-    assert stores(member, image.id) == ['vc1']
-    # copy-image is for admins by default (policy copy_image).
-    admin = glance.client(glance.admin_token)
-    admin.images.image_import(image.id, method='copy-image', stores=['vc2'])
-    wait_for(lambda: stores(member, image.id) == ['vc1', 'vc2'],
-             'copy-image of %s to vc2' % image.id)
-    return image.id
+    try:
+        member.images.upload(image.id, io.BytesIO(data),
+                             image_size=len(data))
+        assert stores(member, image.id) == ['vc1']
+        # copy-image is for admins by default (policy copy_image).
+        admin = glance.client(glance.admin_token)
+        admin.images.image_import(image.id, method='copy-image',
+                                  stores=['vc2'])
+        wait_for(lambda: stores(member, image.id) == ['vc1', 'vc2'],
+                 'copy-image of %s to vc2' % image.id)
+        yield image.id
+    finally:
+        member.images.delete(image.id)
 
 
 def vcenter_of(url):
@@ -123,10 +130,7 @@ def test_copy_image_to_the_other_vcenter_and_delete_both(glance, vcenter1,
                                                         vcenter2):
     member, admin = glance.client(), glance.client(glance.admin_token)
     data = payload(3 * MiB + 7)
-    image_id = None
-    try:
-        image_id = upload_and_copy(glance, data, 'two-vcenters')
-
+    with image_on_both(glance, data, 'two-vcenters') as image_id:
         # One location per backend, each naming its own vCenter, and the
         # same bytes in each vCenter's datastore.
         locations = admin.images.get_image_locations(image_id)
@@ -140,9 +144,6 @@ def test_copy_image_to_the_other_vcenter_and_delete_both(glance, vcenter1,
         assert os.listdir(glance.staging_dir) == []
         # glanceclient checks os_hash_value as it reads.
         assert b''.join(member.images.data(image_id)) == data
-    finally:
-        if image_id:
-            member.images.delete(image_id)
     assert image_id not in image_files(vcenter1, DS)
     assert image_id not in image_files(vcenter2, DS)
 
@@ -151,10 +152,7 @@ def test_after_removal_from_vc1_the_copy_on_vc2_is_read(glance, vcenter1,
                                                        vcenter2):
     member, admin = glance.client(), glance.client(glance.admin_token)
     data = payload(MiB + 3)
-    image_id = None
-    try:
-        image_id = upload_and_copy(glance, data, 'leaves-vc1')
-
+    with image_on_both(glance, data, 'leaves-vc1') as image_id:
         # DELETE /v2/stores/vc1/<id>, as when vCenter 1 is retired.
         admin.images.delete_from_store('vc1', image_id)
         assert stores(member, image_id) == ['vc2']
@@ -162,9 +160,6 @@ def test_after_removal_from_vc1_the_copy_on_vc2_is_read(glance, vcenter1,
 
         # Glance has only vc2's location left: vc2's backend reads it.
         assert b''.join(member.images.data(image_id)) == data
-    finally:
-        if image_id:
-            member.images.delete(image_id)
     assert image_id not in image_files(vcenter2, DS)
 
 
@@ -205,51 +200,45 @@ def test_command_line_on_the_two_vcenter_configuration(glance, vcenter1,
     """check reports each backend on its own vCenter; locations checks each
     location with the backend Glance recorded for it; orphans finds a lost
     file on the vCenter where it is."""
-    member = glance.client()
     data = payload(4096)
-    image_id = upload_and_copy(glance, data, 'command-line')
-    image_dir = os.path.join(vcenter2.datastore_dir(DS), 'openstack_glance')
-    lost = plant(vcenter2, str(uuid.uuid4()), OLD)
-    try:
+    with image_on_both(glance, data, 'command-line') as image_id, \
+            cli_config(glance, tmp_path / 'glance-api.conf') as conf:
+        image_dir = os.path.join(vcenter2.datastore_dir(DS),
+                                 'openstack_glance')
         # Old enough to be reclaimed, were it not referenced.
         age(os.path.join(image_dir, image_id), OLD)
-        with cli_config(glance, tmp_path / 'glance-api.conf') as conf:
-            check = cli_setup.run('check', '--config-file', conf)
-            assert check.status == 0, check.stdout + check.stderr
-            logins = sorted(r['subject'] for r in check.rows('findings')
-                            if r['check'] == 'login')
-            assert logins == [
-                "vsphere store 'vc1': vCenter %s:%d" % (vcenter1.host,
-                                                        vcenter1.port),
-                "vsphere store 'vc2': vCenter %s:%d" % (vcenter2.host,
-                                                        vcenter2.port)]
-            probes = [r['subject'] for r in check.rows('findings')
-                      if r['check'] == 'write probe']
-            assert len(probes) == 2, check.stdout
+        lost = plant(vcenter2, str(uuid.uuid4()), OLD)
 
-            checked = cli_setup.run('locations', '--config-file', conf)
-            assert checked.status == 0, checked.stdout + checked.stderr
-            assert checked.rows('locations') == []
-            assert checked.json()['vsphere_locations'] >= 2
+        check = cli_setup.run('check', '--config-file', conf)
+        assert check.status == 0, check.stdout + check.stderr
+        logins = sorted(r['subject'] for r in check.rows('findings')
+                        if r['check'] == 'login')
+        assert logins == [
+            "vsphere store 'vc1': vCenter %s:%d" % (vcenter1.host,
+                                                    vcenter1.port),
+            "vsphere store 'vc2': vCenter %s:%d" % (vcenter2.host,
+                                                    vcenter2.port)]
+        probes = [r['subject'] for r in check.rows('findings')
+                  if r['check'] == 'write probe']
+        assert len(probes) == 2, check.stdout
 
-            dry = cli_setup.run('orphans', '--config-file', conf)
-            assert dry.status == 1, dry.stdout + dry.stderr
-            # Same datacenter and datastore names on both: the backend
-            # says which vCenter the file is on.
-            assert [(r['kind'], r['backend'], r['action'])
-                    for r in dry.rows('files')
-                    if os.path.basename(lost) in r['file']] == [
-                ('unreferenced image file', 'vc2', 'would delete')]
-            assert not [r for r in dry.rows('files')
-                        if image_id in r['file']]
+        checked = cli_setup.run('locations', '--config-file', conf)
+        assert checked.status == 0, checked.stdout + checked.stderr
+        assert checked.rows('locations') == []
+        assert checked.json()['vsphere_locations'] >= 2
 
-            done = cli_setup.run('orphans', '--config-file', conf,
-                                 '--delete')
-            assert done.status == 0, done.stdout + done.stderr
-            assert not os.path.exists(lost)
-            assert on_datastore(vcenter1, image_id) == data
-            assert on_datastore(vcenter2, image_id) == data
-    finally:
-        if os.path.exists(lost):
-            os.unlink(lost)
-        member.images.delete(image_id)
+        dry = cli_setup.run('orphans', '--config-file', conf)
+        assert dry.status == 1, dry.stdout + dry.stderr
+        # Same datacenter and datastore names on both: the backend says
+        # which vCenter the file is on.
+        assert [(r['kind'], r['backend'], r['action'])
+                for r in dry.rows('files')
+                if os.path.basename(lost) in r['file']] == [
+            ('unreferenced image file', 'vc2', 'would delete')]
+        assert not [r for r in dry.rows('files') if image_id in r['file']]
+
+        done = cli_setup.run('orphans', '--config-file', conf, '--delete')
+        assert done.status == 0, done.stdout + done.stderr
+        assert not os.path.exists(lost)
+        assert on_datastore(vcenter1, image_id) == data
+        assert on_datastore(vcenter2, image_id) == data
