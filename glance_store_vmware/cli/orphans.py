@@ -52,6 +52,10 @@ from glance_store_vmware.vsphere import errors
 from glance_store_vmware.vsphere import paths
 
 COLUMNS = ('kind', 'file', 'datacenter', 'size', 'age', 'action')
+# With several backends, e.g. on two vCenters whose datacenters and
+# datastores have the same names, the backend says where a file is.
+MULTI_COLUMNS = ('kind', 'file', 'datacenter', 'backend', 'size', 'age',
+                 'action')
 
 PARTIAL = 'partial upload'
 UNREFERENCED = 'unreferenced image file'
@@ -129,7 +133,8 @@ def run(conf, args, progress):
                 'in progress could be taken for abandoned'
                 % (age, site.option('http_timeout'), site.http_timeout,
                    site.label))
-    report = output.Report('files', COLUMNS)
+    report = output.Report('files', MULTI_COLUMNS if any(
+        site.backend for site in sites) else COLUMNS)
     problems = []
     connections = [deployment.Connection(site) for site in sites]
     try:
@@ -150,6 +155,7 @@ def run(conf, args, progress):
     for cand in found:
         report.add(kind=cand.kind, file=cand.file.ds_path,
                    datacenter=cand.file.datacenter,
+                   backend=cand.connection.site.backend,
                    size=cand.size if args.format == 'json'
                    else output.size_text(cand.size),
                    age=(None if cand.age is None else int(cand.age))
@@ -200,7 +206,7 @@ def _candidates(connections, max_age, problems, progress):
             if key in seen:
                 continue    # two backends sharing a directory
             seen.add(key)
-            progress('listing %s', dsdir)
+            progress('%s: listing %s', site.label, dsdir)
             try:
                 entries = conn.files.list_directory(dsdir)
             except errors.NotFound:

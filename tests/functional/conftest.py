@@ -83,6 +83,14 @@ def _simulator(request, build, ca, tmp_path_factory, **overrides):
                          sim.stop_seconds))
 
 
+def _simulator_with_own_ca(request, build, tmp_path_factory, name,
+                           **overrides):
+    """``_simulator`` whose certificate a CA of its own (``name``)
+    signed, as another vCenter's would be."""
+    ca = harness.TestCA(tmp_path_factory.mktemp('own-ca'), name=name)
+    yield from _simulator(request, build, ca, tmp_path_factory, **overrides)
+
+
 @pytest.fixture
 def vcsim(request, vcsim_build, test_ca, tmp_path_factory):
     yield from _simulator(request, vcsim_build, test_ca, tmp_path_factory)

@@ -19,10 +19,13 @@ on its own images and checks that it leaves none behind.  Tests that break
 the simulator get their own (``glance_factory``).
 """
 
+import contextlib
 import os
+import time
 
 import pytest
 
+from tests.functional import fake_glance
 from tests.functional.conftest import _simulator
 from tests.functional.conftest import no_leftovers  # noqa: F401
 from tests.functional.conftest import pytest_configure  # noqa: F401
@@ -30,6 +33,12 @@ from tests.functional.conftest import test_ca  # noqa: F401
 from tests.functional.conftest import vcsim  # noqa: F401
 from tests.functional.conftest import vcsim_build  # noqa: F401
 from tests.glance_functional import glance_api
+from tests.ini_files import edit_ini
+
+# Older than vmware_partial_file_max_age (1 hour): what the command line
+# may reclaim, were it not referenced.
+OLD = 2 * 3600
+CLI_ROLES = ('admin', 'member', 'reader', 'service')
 
 
 def image_files(sim, datastore):
@@ -38,6 +47,30 @@ def image_files(sim, datastore):
     if not os.path.isdir(directory):
         return []
     return sorted(os.listdir(directory))
+
+
+def age(path, seconds):
+    then = time.time() - seconds
+    os.utime(path, (then, then))
+
+
+@contextlib.contextmanager
+def cli_config(api, path):
+    """``api``'s glance-api.conf, written to ``path`` with the command
+    line's Glance credentials (``[vsphere_glance_api]``); yields its name.
+
+    Keystone is the stand-in of tests/functional/fake_glance.py while in
+    the block: it issues tokens that ``api``'s test authentication filter
+    accepts and puts ``api`` in the catalog.
+    """
+    cloud = fake_glance.FakeCloud(
+        {'cli': ('pw', CLI_ROLES)}, image_url=api.endpoint,
+        make_token=lambda user, roles: api.token(user, 'admin-project',
+                                                 roles))
+    with cloud, open(api.conf_file) as f:
+        path.write_text(edit_ini(f.read(), {
+            'vsphere_glance_api': cloud.options('cli')}))
+        yield str(path)
 
 
 def _glance(request, tmp_path_factory, sim, **start):

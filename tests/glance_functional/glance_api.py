@@ -52,6 +52,8 @@ REPO_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(
 SINGLE_STORE_CONF = os.path.join(REPO_ROOT, 'etc', 'glance-api.conf')
 MULTI_STORE_CONF = os.path.join(REPO_ROOT, 'etc',
                                 'glance-api-multistore.conf')
+TWO_VCENTERS_CONF = os.path.join(REPO_ROOT, 'etc',
+                                 'glance-api-two-vcenters.conf')
 PASTE_INI = os.path.join(os.path.dirname(os.path.abspath(__file__)),
                          'glance-api-paste.ini')
 
@@ -72,6 +74,13 @@ def _program(name):
         raise GlanceAPIError('%s is not installed (run the tests with tox '
                              '-e glance-functional)' % name)
     return found
+
+
+def _backend_site(sim, backend):
+    """``(simulator, datastores)`` of a ``backends`` entry."""
+    if isinstance(backend, tuple):
+        return backend
+    return sim, backend
 
 
 def _die_with_parent():
@@ -153,11 +162,11 @@ class GlanceAPI:
         }
 
     def render_config(self, sim, datastores=None, backends=None,
-                      **store_overrides):
+                      source=None, **store_overrides):
         """Write the configuration; returns the glance-api.conf text."""
         if backends:
-            source = MULTI_STORE_CONF
-            stores = {name: self.store_options(sim, ds)
+            source = source or MULTI_STORE_CONF
+            stores = {name: self.store_options(*_backend_site(sim, ds))
                       for name, ds in backends.items()}
             site = dict(stores)
             site['os_glance_staging_store'] = {
@@ -165,7 +174,7 @@ class GlanceAPI:
             site['os_glance_tasks_store'] = {
                 'filesystem_store_datadir': self.tasks_dir}
         else:
-            source = SINGLE_STORE_CONF
+            source = source or SINGLE_STORE_CONF
             stores = {'glance_store': self.store_options(
                 sim, datastores or ['LocalDS_0'])}
             site = dict(stores)
@@ -235,14 +244,18 @@ class GlanceAPI:
 
     # Life cycle ----------------------------------------------------------
 
-    def start(self, sim, datastores=None, backends=None, **store_overrides):
+    def start(self, sim, datastores=None, backends=None, source=None,
+              **store_overrides):
         """Start glance-api against ``sim``; returns its endpoint URL.
 
         ``datastores``: names on the simulator's first datacenter (or full
         ``dc:name:weight`` entries) for the single store of
         ``etc/glance-api.conf``; default ``['LocalDS_0']``.
         ``backends``: ``{backend id: datastores}`` for the stores of
-        ``etc/glance-api-multistore.conf`` instead.
+        ``etc/glance-api-multistore.conf`` instead; a backend on another
+        simulator than ``sim`` as ``(simulator, datastores)``.
+        ``source``: another documented file of ``etc/`` with the same
+        sections (``TWO_VCENTERS_CONF``).
         ``store_overrides``: other ``vmware_*`` options for every store.
         """
         if self._proc is not None:
@@ -254,7 +267,8 @@ class GlanceAPI:
         self.backends = sorted(backends) if backends else None
         self.sim = sim
         try:
-            self.render_config(sim, datastores, backends, **store_overrides)
+            self.render_config(sim, datastores, backends, source,
+                               **store_overrides)
             self._db_sync()
             self.port = free_port(self.host)
             with open(self._path('uwsgi.ini'), 'w') as f:

@@ -21,25 +21,17 @@ accepts, and puts this glance-api in the catalog.
 
 import io
 import os
-import time
 import uuid
 
 import pytest
 
 from tests.functional import cli_setup
-from tests.functional import fake_glance
+from tests.glance_functional.conftest import OLD
+from tests.glance_functional.conftest import age
+from tests.glance_functional.conftest import cli_config
 from tests.helpers import payload
-from tests.ini_files import edit_ini
 
 pytestmark = pytest.mark.timeout(300)
-
-OLD = 2 * 3600
-CLI_ROLES = ('admin', 'member', 'reader', 'service')
-
-
-def age(path, seconds):
-    then = time.time() - seconds
-    os.utime(path, (then, then))
 
 
 def test_orphans_and_locations_ask_the_real_glance(glance_single,
@@ -66,16 +58,8 @@ def test_orphans_and_locations_ask_the_real_glance(glance_single,
                 f.write(b'x' * 1000)
             age(path, OLD)
 
-        cloud = fake_glance.FakeCloud(
-            {'cli': ('pw', CLI_ROLES)}, image_url=glance_single.endpoint,
-            make_token=lambda user, roles: glance_single.token(
-                user, 'admin-project', roles))
-        with cloud, open(glance_single.conf_file) as f:
-            conf = tmp_path / 'glance-api.conf'
-            conf.write_text(edit_ini(f.read(), {
-                'vsphere_glance_api': cloud.options('cli')}))
-
-            dry = cli_setup.run('orphans', '--config-file', str(conf))
+        with cli_config(glance_single, tmp_path / 'glance-api.conf') as conf:
+            dry = cli_setup.run('orphans', '--config-file', conf)
             assert dry.status == 1, dry.stdout + dry.stderr
             found = {os.path.basename(r['file'].split('] ')[1])
                      for r in dry.rows('files')
@@ -87,7 +71,7 @@ def test_orphans_and_locations_ask_the_real_glance(glance_single,
             # complete), or nothing would be called unreferenced.
             assert dry.json()['problems'] == []
 
-            done = cli_setup.run('orphans', '--config-file', str(conf),
+            done = cli_setup.run('orphans', '--config-file', conf,
                                  '--delete')
             assert done.status == 0, done.stdout + done.stderr
             assert not os.path.exists(lost)
@@ -95,7 +79,7 @@ def test_orphans_and_locations_ask_the_real_glance(glance_single,
             for image_id in images:
                 assert len(b''.join(glance.images.data(image_id))) == 4096
 
-            checked = cli_setup.run('locations', '--config-file', str(conf))
+            checked = cli_setup.run('locations', '--config-file', conf)
             assert checked.status == 0, checked.stdout + checked.stderr
             assert checked.json()['vsphere_locations'] >= 2
     finally:

@@ -20,10 +20,10 @@ import pytest
 from tests.glance_functional import glance_api
 
 
-def fake_sim():
+def fake_sim(port=8989):
     return types.SimpleNamespace(
-        host='127.0.0.1', port=8989, username='u', password='p',
-        ca_file='/ca.pem', datacenter=lambda: {'name': 'DC0'})
+        host='127.0.0.1', port=port, username='u', password='p',
+        ca_file='/ca-%d.pem' % port, datacenter=lambda: {'name': 'DC0'})
 
 
 def option_lines(text):
@@ -31,11 +31,15 @@ def option_lines(text):
             if re.match(r'[A-Za-z0-9_.-]+\s*=', line)]
 
 
-@pytest.mark.parametrize('backends', [None, {'fast': ['LocalDS_0'],
-                                             'bulk': ['LocalDS_1']}])
-def test_rendered_config_is_the_documented_one(tmp_path, backends):
+@pytest.mark.parametrize('backends,source', [
+    (None, None),
+    ({'fast': ['LocalDS_0'], 'bulk': ['LocalDS_1']}, None),
+    ({'vc1': ['LocalDS_0'], 'vc2': (fake_sim(8990), ['LocalDS_0'])},
+     glance_api.TWO_VCENTERS_CONF),
+])
+def test_rendered_config_is_the_documented_one(tmp_path, backends, source):
     api = glance_api.GlanceAPI(tmp_path)
-    text = api.render_config(fake_sim(), backends=backends)
+    text = api.render_config(fake_sim(), backends=backends, source=source)
     with open(api.conf_source) as f:
         documented = f.read()
 
@@ -52,6 +56,10 @@ def test_rendered_config_is_the_documented_one(tmp_path, backends):
     assert 'vmware_datastores = DC0:LocalDS_0:0' in rendered
     assert 'vmware_datastores = DC1:datastore1:100' not in rendered
     assert 'flavor = testauth' in rendered
+    if source == glance_api.TWO_VCENTERS_CONF:
+        # Each backend on its own vCenter, trusting its own CA.
+        assert 'vmware_server_port = 8990' in rendered
+        assert 'vmware_ca_file = /ca-8990.pem' in rendered
 
 
 def test_edit_ini():
