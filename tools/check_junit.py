@@ -22,7 +22,6 @@ import os
 import sys
 import xml.etree.ElementTree as ET
 
-
 MESSAGE_LINES = 8
 
 
