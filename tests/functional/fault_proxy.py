@@ -46,8 +46,9 @@ Faults of the requests an ESXi host makes with a generic service ticket
 - ``cut_pull_after = N``: forward the first N bytes of the answer's body,
   then drop the connection (a pull failing midway).
 
-Counted: ``folder_bytes``, the body bytes of ``/folder`` requests and
-responses in both directions (file data through the client), but for
+Counted: ``folder_bytes``, the body bytes of ``/folder`` and ``/nfc``
+requests and responses in both directions (file data through the
+client: datastore files and disks uploaded into import leases), but for
 those of requests made with a service ticket, counted in
 ``ticket_bytes`` (file data a host pulled through vCenter, not through
 the client); ``ticket_requests``, those requests as ``(method, path,
@@ -67,6 +68,9 @@ import threading
 HOP_BY_HOP = {'connection', 'keep-alive', 'proxy-connection',
               'transfer-encoding', 'te', 'trailer', 'upgrade', 'expect'}
 BLOCK = 64 * 1024
+# Paths whose bodies are file data: datastore files, and NFC (import and
+# export leases' disks, at https://<host>/nfc/...).
+FILE_PARTS = ('folder', 'nfc')
 
 
 class FaultProxy:
@@ -258,7 +262,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
 
         up = self._open_upstream(chunked)
         complete = self._send_body(up, chunked, fault[1] if fault else None,
-                                   count=part == 'folder')
+                                   count=part in FILE_PARTS)
 
         if fault and fault[0] == 'stall':
             proxy._stopping.wait()
@@ -275,7 +279,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             self.end_headers()
             self.close_connection = True
             return
-        self._send_response(up.getresponse(), count=part == 'folder')
+        self._send_response(up.getresponse(), count=part in FILE_PARTS)
 
     def _open_upstream(self, chunked, length=None):
         proxy = self.proxy
