@@ -12,10 +12,11 @@
 
 """What the Nova and Cinder benchmarks share: an image file placed where
 our Glance store keeps it, and a count of the bytes a client uploads to a
-datastore over vCenter's ``/folder`` (oslo.vmware's write handle, which
-both Nova's and Cinder's HTTP paths use)."""
+datastore over vCenter's ``/folder`` or into an import lease (oslo.vmware's
+write handles, which both Nova's and Cinder's HTTP paths use)."""
 
 import os
+import subprocess
 
 MiB = 1024 * 1024
 
@@ -27,6 +28,21 @@ def write_image(path, size):
     with open(path, 'wb') as f:
         for i in range(0, size, MiB):
             f.write(block[:min(MiB, size - i)])
+
+
+def write_stream_optimized_image(path, size):
+    """A streamOptimized VMDK of a ``size``-byte random disk at ``path``
+    (made by ``qemu-img``, as an OVF export would hold it); returns its
+    size in bytes."""
+    raw = path + '.raw'
+    write_image(raw, size)
+    try:
+        subprocess.run(['qemu-img', 'convert', '-q', '-f', 'raw', '-O',
+                        'vmdk', '-o', 'subformat=streamOptimized', raw, path],
+                       check=True, timeout=3600)
+    finally:
+        os.unlink(raw)
+    return os.path.getsize(path)
 
 
 def store_layout(sim, port, image_id, datastore='LocalDS_0',
@@ -41,7 +57,8 @@ def store_layout(sim, port, image_id, datastore='LocalDS_0',
 
 class UploadCounter:
     """Counts the bytes written through oslo.vmware's ``FileWriteHandle``
-    from ``install()`` on; ``bytes`` is reset by ``reset()``."""
+    (datastore files) and ``VmdkWriteHandle`` (import leases) from
+    ``install()`` on; ``bytes`` is reset by ``reset()``."""
 
     bytes = 0
 
@@ -49,16 +66,22 @@ class UploadCounter:
     def install(cls):
         from oslo_vmware import rw_handles
 
-        real_write = rw_handles.FileWriteHandle.write
+        for handle in (rw_handles.FileWriteHandle,
+                       rw_handles.VmdkWriteHandle):
+            cls._count(handle)
+        return cls
+
+    @classmethod
+    def _count(cls, handle):
+        real_write = handle.write
         if getattr(real_write, 'counted', False):
-            return cls
+            return
 
         def counting_write(self, data):
             cls.bytes += len(data)
             return real_write(self, data)
         counting_write.counted = True
-        rw_handles.FileWriteHandle.write = counting_write
-        return cls
+        handle.write = counting_write
 
     @classmethod
     def reset(cls):
