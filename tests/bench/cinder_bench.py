@@ -53,7 +53,6 @@ from tests.bench import transfer_counts
 MiB = 1024 * 1024
 GiB = 1024 * MiB
 VARIANTS = ('cinder-29', 'ours')
-KINDS = ('flat', 'streamOptimized')
 
 
 def run(variant, kind, size, build, ca, workdir):
@@ -73,12 +72,7 @@ def run(variant, kind, size, build, ca, workdir):
         image_id = str(uuid.uuid4())
         path, location = transfer_counts.store_layout(sim, sim.port,
                                                       image_id)
-        if stream:
-            file_size = transfer_counts.write_stream_optimized_image(path,
-                                                                     size)
-        else:
-            transfer_counts.write_image(path, size)
-            file_size = size
+        file_size = transfer_counts.write_kind(path, kind, size)
         glance = cinder_env.ImageService(location_api=True)
         glance.add(image_id, file_size, [location], path=path,
                    vmware_disktype=kind if stream else 'preallocated')
@@ -111,10 +105,9 @@ def run(variant, kind, size, build, ca, workdir):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
-    parser.add_argument('--size-mib', type=int, default=1024)
-    parser.add_argument('--kind', choices=KINDS + ('all',), default='all')
+    transfer_counts.add_image_options(parser)
     args = parser.parse_args(argv)
-    kinds = KINDS if args.kind == 'all' else (args.kind,)
+    kinds = transfer_counts.chosen_kinds(args)
     size = args.size_mib * MiB
 
     from tests.cinder_functional import cinder_env
@@ -133,13 +126,12 @@ def main(argv=None):
     print('\nA %d MiB volume from a %d MiB disk image (simulator, %s, '
           'Glance locations API)' % (-(-size // GiB) * 1024, args.size_mib,
                                      os.uname().machine))
-    print('%-16s %-10s %11s %10s %18s %22s' % (
-        'image', 'driver', 'file (MiB)', 'seconds', 'bytes from Glance',
-        'bytes to /folder, NFC'))
-    for (kind, variant), r in results.items():
-        print('%-16s %-10s %11.1f %10.2f %18d %22d' % (
-            kind, variant, r['file_size'] / MiB, r['seconds'], r['glance'],
-            r['upload']))
+    transfer_counts.print_table(
+        [('image', -16), ('driver', -10), ('file (MiB)', 11),
+         ('seconds', 10), ('bytes from Glance', 18),
+         ('bytes to /folder, NFC', 22)],
+        [(kind, variant, r['file_size'] // MiB, r['seconds'], r['glance'],
+          r['upload']) for (kind, variant), r in results.items()])
     through = {}
     for kind in kinds:
         ours = results[kind, 'ours']

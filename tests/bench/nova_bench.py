@@ -49,7 +49,6 @@ from tests.bench import transfer_counts
 
 MiB = 1024 * 1024
 TARGET_RATIO = 10.0
-KINDS = ('flat', 'streamOptimized')
 
 
 class Counters:
@@ -118,12 +117,7 @@ def run(variant, kind, size, build, ca, port, workdir, glance_cls):
 
         image_id = str(uuid.uuid4())
         path, location = transfer_counts.store_layout(sim, port, image_id)
-        if stream:
-            file_size = transfer_counts.write_stream_optimized_image(path,
-                                                                     size)
-        else:
-            transfer_counts.write_image(path, size)
-            file_size = size
+        file_size = transfer_counts.write_kind(path, kind, size)
         glance = glance_cls()
         glance.add_file(image_id, path,
                         [location] if variant == 'ours' else [])
@@ -141,7 +135,7 @@ def run(variant, kind, size, build, ca, port, workdir, glance_cls):
                         'size': file_size,
                         'properties': {'vmware_disktype': kind if stream
                                        else 'preallocated'}},
-                       flavor_root_gb=max(1, -(-size // 1024 ** 3)))
+                       flavor_root_gb=max(1, -(-file_size // 1024 ** 3)))
         spawn_seconds = time.monotonic() - started
         cache = os.path.join(sim.datastore_dir('LocalDS_0'),
                              '127.0.0.1_base', image_id)
@@ -159,10 +153,9 @@ def run(variant, kind, size, build, ca, port, workdir, glance_cls):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
-    parser.add_argument('--size-mib', type=int, default=1024)
-    parser.add_argument('--kind', choices=KINDS + ('all',), default='all')
+    transfer_counts.add_image_options(parser)
     args = parser.parse_args(argv)
-    kinds = KINDS if args.kind == 'all' else (args.kind,)
+    kinds = transfer_counts.chosen_kinds(args)
     size = args.size_mib * MiB
 
     from glance_store_vmware.nova import shim
@@ -188,13 +181,11 @@ def main(argv=None):
 
     print('\nFilling Nova\'s image cache with a %d MiB disk image '
           '(simulator, %s)' % (args.size_mib, os.uname().machine))
-    print('%-16s %-14s %12s %12s %12s %22s' % (
-        'image', 'path', 'file (MiB)', 'fill (s)', 'spawn (s)',
-        'bytes via compute node'))
-    for (kind, variant), r in results.items():
-        print('%-16s %-14s %12.1f %12.2f %12.2f %22d' % (
-            kind, variant, r['file_size'] / MiB, r['fill'], r['spawn'],
-            r['through']))
+    transfer_counts.print_table(
+        [('image', -16), ('path', -14), ('file (MiB)', 12), ('fill (s)', 12),
+         ('spawn (s)', 12), ('bytes via compute node', 22)],
+        [(kind, variant, r['file_size'] // MiB, r['fill'], r['spawn'],
+          r['through']) for (kind, variant), r in results.items()])
     for kind in kinds:
         ratio = (results[kind, 'nova-default']['fill']
                  / results[kind, 'ours']['fill'])

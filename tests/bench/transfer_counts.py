@@ -19,6 +19,34 @@ import os
 import subprocess
 
 MiB = 1024 * 1024
+# The images the benchmarks make: a flat disk, and the same disk as a
+# streamOptimized VMDK (imported through an NFC lease).
+KINDS = ('flat', 'streamOptimized')
+
+
+def add_image_options(parser):
+    """``--size-mib`` and ``--kind`` of the image to benchmark."""
+    parser.add_argument('--size-mib', type=int, default=1024,
+                        help='size of the disk (default: %(default)s)')
+    parser.add_argument('--kind', choices=KINDS + ('all',), default='all',
+                        help='which image kinds (default: %(default)s)')
+
+
+def chosen_kinds(args):
+    return KINDS if args.kind == 'all' else (args.kind,)
+
+
+def print_table(columns, rows):
+    """Rows of values under ``columns`` (``(title, width)``; a negative
+    width left-aligns): floats with two decimals, others as they are."""
+    def cell(value, width):
+        text = '%.2f' % value if isinstance(value, float) else str(value)
+        return text.ljust(-width) if width < 0 else text.rjust(width)
+    print(' '.join(cell(title, width) for title, width in columns))
+    for row in rows:
+        print(' '.join(cell(value, width)
+                       for value, (_title, width) in zip(row, columns,
+                                                          strict=True)))
 
 
 def write_image(path, size):
@@ -43,6 +71,15 @@ def write_stream_optimized_image(path, size):
     finally:
         os.unlink(raw)
     return os.path.getsize(path)
+
+
+def write_kind(path, kind, size):
+    """The image of ``kind`` (``KINDS``) of a ``size``-byte disk at
+    ``path``; returns the file's size."""
+    if kind == 'streamOptimized':
+        return write_stream_optimized_image(path, size)
+    write_image(path, size)
+    return size
 
 
 def store_layout(sim, port, image_id, datastore='LocalDS_0',
