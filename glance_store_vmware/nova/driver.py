@@ -20,6 +20,10 @@ the image's ``vsphere://`` location).  Nothing the copy attempt raises
 reaches Nova: it falls back to Nova's Glance download.  Everything else
 (the cache layout, locking, linked clones, the Glance download itself) is
 Nova's, and nothing of Nova's is changed outside the driver's instance.
+streamOptimized and OVA images, which vSphere imports through an NFC lease
+(``_fetch_image_as_vapp`` / ``_fetch_image_as_ova``), are imported the same
+way, but the ESXi host pulls them from their location
+(``image_copy.pull``); Nova's upload through this node is the fallback.
 ``cache_image`` (Nova's image pre-cache API, which Nova's VMware driver
 lacks) runs the same fetch on every datastore a spawn may use.
 
@@ -113,8 +117,9 @@ def make_image_handler(nova_session, config=None, conf=CONF):
 
 
 class VSphereImagesVMOps(vmops.VMwareVMOps):
-    """``VMwareVMOps`` whose image fetch tries a vSphere copy first and
-    heals incomplete cache entries.
+    """``VMwareVMOps`` whose image fetch tries a vSphere copy first (the
+    host's pull for images Nova imports), and heals incomplete cache
+    entries.
 
     Takes Nova's constructor arguments; without ``image_handler`` it makes
     its own from Nova's session when first needed.
