@@ -97,11 +97,23 @@ def cached(vcsim, image_id):
         vcsim.datastore_dir('LocalDS_0'), CACHE, image_id))
 
 
-def vms(vcsim):
-    """The VM folders on the datastore (imports leave none behind)."""
+def import_folders(vcsim):
+    """The folders of import VMs on the datastore (none may be left)."""
     ds = vcsim.datastore_dir('LocalDS_0')
-    return sorted(d for d in os.listdir(ds)
-                  if d.startswith('OSTACK_IMG_') or d.startswith('vm-'))
+    return sorted(d for d in os.listdir(ds) if d.startswith('OSTACK_IMG_'))
+
+
+def vm_names(vcsim):
+    """The VMs vCenter knows: the instance, and no half-imported VM."""
+    from oslo_vmware import vim_util
+    session = vcsim.session()
+    try:
+        found = session.invoke_api(vim_util, 'get_objects', session.vim,
+                                   'VirtualMachine', 100, ['name'])
+        return sorted(o.propSet[0].val
+                      for o in getattr(found, 'objects', []))
+    finally:
+        session.logout()
 
 
 def spawn(image_id, meta, data):
@@ -116,7 +128,7 @@ def test_image_is_pulled_by_the_host(vcsim, proxy, glance, pinned, caplog,
                   else (helpers.ova(vmdk, len(RAW)), OVA))
     image_id, _uri = glance_image(vcsim, proxy, glance, data, meta)
 
-    spawn(image_id, meta, data)
+    instance = spawn(image_id, meta, data)
 
     # No image byte through the compute node: not from Glance, not into
     # the lease; for an OVA, its tar headers and OVF only.
@@ -130,7 +142,9 @@ def test_image_is_pulled_by_the_host(vcsim, proxy, glance, pinned, caplog,
     assert len(logged(caplog, PULLED)) == 1
     assert logged(caplog, NOT_PULLED) == []
     assert '%s.vmdk' % image_id in cached(vcsim, image_id)
-    assert not any(d.startswith('OSTACK_IMG_') for d in vms(vcsim))
+    assert import_folders(vcsim) == []
+    [vm] = vm_names(vcsim)
+    assert instance.uuid in vm
 
 
 def test_pull_failing_midway_falls_back_to_nova_upload(
@@ -138,7 +152,7 @@ def test_pull_failing_midway_falls_back_to_nova_upload(
     image_id, _uri = glance_image(vcsim, proxy, glance, vmdk, STREAM)
     proxy.cut_pull_after = 64 * 1024
 
-    spawn(image_id, STREAM, vmdk)
+    instance = spawn(image_id, STREAM, vmdk)
 
     [reason] = logged(caplog, NOT_PULLED)
     assert 'pull from' in reason and 'failed' in reason
@@ -147,7 +161,9 @@ def test_pull_failing_midway_falls_back_to_nova_upload(
     assert glance.bytes_served == len(vmdk)
     assert proxy.folder_bytes >= len(vmdk)
     assert '%s.vmdk' % image_id in cached(vcsim, image_id)
-    assert not any(d.startswith('OSTACK_IMG_') for d in vms(vcsim))
+    assert import_folders(vcsim) == []
+    [vm] = vm_names(vcsim)
+    assert instance.uuid in vm
 
 
 @pytest.mark.vcsim(api_version='6.5')
