@@ -250,9 +250,7 @@ func TestPullStored(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		return types.HttpNfcLeaseSourceFile{TargetDeviceId: key, Url: url, Size: int64(len(stream)),
-			SslThumbprint: ticket.SslThumbprint,
-			HttpHeaders:   []types.KeyValue{{Key: "Cookie", Value: "vmware_cgi_ticket=" + ticket.Id}}}
+		return ticketSource(ticket, key, url, int64(len(stream)))
 	}
 
 	lease, key := e.importLease("pulled")
