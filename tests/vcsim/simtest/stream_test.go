@@ -205,6 +205,16 @@ func TestUploadStored(t *testing.T) {
 		t.Error("the copy's flat extent differs")
 	}
 
+	// Older qemu-img streams end without the end-of-stream marker (the
+	// vector's last sector).
+	noEOS := stream[:len(stream)-512]
+	lease, _ = e.importLease("noeos")
+	if status := upload(t, e.nfcURL(lease), noEOS, len(noEOS)); status != 200 {
+		t.Fatalf("upload without end-of-stream marker: %d", status)
+	}
+	e.complete(lease)
+	e.imported("streamOptimized upload without end-of-stream marker", "noeos", disk)
+
 	flatBytes := bytes.Repeat([]byte("flat"), 1000)
 	lease, _ = e.importLease("flat")
 	if status := upload(t, e.nfcURL(lease), flatBytes, len(flatBytes)); status != 200 {
