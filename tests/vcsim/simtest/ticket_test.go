@@ -143,6 +143,14 @@ func TestGenericServiceTicket(t *testing.T) {
 	}
 }
 
+// ticketSource is a pull of size bytes from url with ticket as credential,
+// as the Python side asks for it.
+func ticketSource(ticket types.SessionManagerGenericServiceTicket, key, url string, size int64) types.HttpNfcLeaseSourceFile {
+	return types.HttpNfcLeaseSourceFile{TargetDeviceId: key, Url: url, Size: size,
+		SslThumbprint: ticket.SslThumbprint,
+		HttpHeaders:   []types.KeyValue{{Key: "Cookie", Value: "vmware_cgi_ticket=" + ticket.Id}}}
+}
+
 // The host pulls from /folder with a ticket as its only credential, once.
 func TestPullWithServiceTicket(t *testing.T) {
 	e := setup(t)
@@ -155,9 +163,7 @@ func TestPullWithServiceTicket(t *testing.T) {
 		t.Fatal(err)
 	}
 	source := func(key string) types.HttpNfcLeaseSourceFile {
-		return types.HttpNfcLeaseSourceFile{TargetDeviceId: key, Url: url, Size: int64(len(data)),
-			SslThumbprint: ticket.SslThumbprint,
-			HttpHeaders:   []types.KeyValue{{Key: "Cookie", Value: "vmware_cgi_ticket=" + ticket.Id}}}
+		return ticketSource(ticket, key, url, int64(len(data)))
 	}
 	lease, key := e.importLease("ticketed")
 	if fault := e.pull(lease, source(key)); fault != nil {
