@@ -41,6 +41,14 @@ def vmdk():
     return helpers.stream_optimized_disk(RAW)
 
 
+def assert_volume_holds_the_disk(vcsim, volume, before):
+    """Only the volume's backing is new, and its disk starts with the
+    image's disk (Cinder extends it to the volume size)."""
+    disk = volumes.only_the_volume_is_left(vcsim, volume, *before)
+    with open(volumes.flat_extent(vcsim, disk), 'rb') as f:
+        assert f.read(len(RAW)) == RAW
+
+
 def image(vcsim, proxy, glance, vmdk, kind):
     if kind == 'ova':
         data = helpers.ova(vmdk, len(RAW))
@@ -77,7 +85,7 @@ def test_image_is_pulled_by_the_host(vcsim, proxy, glance, make_driver,
     assert proxy.ticket_bytes >= len(vmdk)
     assert len(volumes.logged(caplog, PULLED)) == 1
     assert volumes.logged(caplog, NOT_PULLED) == []
-    volumes.only_the_volume_is_left(vcsim, volume, *before)
+    assert_volume_holds_the_disk(vcsim, volume, before)
 
 
 def test_pull_failing_midway_falls_back_to_cinder_upload(
@@ -94,7 +102,7 @@ def test_pull_failing_midway_falls_back_to_cinder_upload(
     # half-imported backing of the pull is gone.
     assert glance.bytes_served == len(data)
     assert proxy.folder_bytes >= len(data)
-    volumes.only_the_volume_is_left(vcsim, volume, *before)
+    assert_volume_holds_the_disk(vcsim, volume, before)
 
 
 @pytest.mark.vcsim(api_version='6.5')

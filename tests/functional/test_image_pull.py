@@ -151,6 +151,13 @@ def vm_names(vc):
     return sorted(o.propSet[0].val for o in getattr(found, 'objects', []))
 
 
+def imported_disk(vcsim, name):
+    """The data of VM ``name``'s imported disk (its flat extent)."""
+    with open(os.path.join(vcsim.datastore_dir(DS), name,
+                           name + '-flat.vmdk'), 'rb') as f:
+        return f.read()
+
+
 def stream_image(image_id, data, **kw):
     return image_mod.Image(image_id, size=len(data),
                            disk_type='streamOptimized', **kw)
@@ -175,6 +182,7 @@ def test_stream_optimized_image_is_pulled_by_the_host(
                              import_target(vc, 'vol-1'))
 
     assert vm_names(vc) == sorted(before + ['vol-1'])
+    assert imported_disk(vcsim, 'vol-1') == RAW
     # Not one file byte through this node; the host read the image once.
     assert proxy.folder_bytes == 0
     assert proxy.ticket_bytes == len(vmdk)
@@ -208,6 +216,7 @@ def test_ova_disk_is_pulled_out_of_the_archive(vcsim, proxy, vc, puller,
         [uri], import_target(vc, 'vol-ova'))
 
     assert 'vol-ova' in vm_names(vc)
+    assert imported_disk(vcsim, 'vol-ova') == RAW
     # This node read the tar headers and the OVF; the host the rest.
     assert 0 < proxy.folder_bytes <= 2 * ova_mod.BLOCK
     assert proxy.ticket_bytes >= len(vmdk)
@@ -235,6 +244,7 @@ def test_pull_failing_midway_leaves_nothing(vcsim, proxy, vc, puller,
     puller.import_image(stream_image(image_id, vmdk), [uri],
                         import_target(vc, 'vol-cut'))
     assert 'vol-cut' in vm_names(vc)
+    assert imported_disk(vcsim, 'vol-cut') == RAW
 
 
 def test_ticket_is_bound_to_its_url_and_method(vcsim, proxy, vc, vmdk):

@@ -97,6 +97,15 @@ def cached(vcsim, image_id):
         vcsim.datastore_dir('LocalDS_0'), CACHE, image_id))
 
 
+def cached_disk(vcsim, image_id):
+    """The data of the cached disk (its flat extent, as ESX stores an
+    imported streamOptimized disk)."""
+    path = os.path.join(vcsim.datastore_dir('LocalDS_0'), CACHE, image_id,
+                        image_id + '-flat.vmdk')
+    with open(path, 'rb') as f:
+        return f.read()
+
+
 def import_folders(vcsim):
     """The folders of import VMs on the datastore (none may be left)."""
     ds = vcsim.datastore_dir('LocalDS_0')
@@ -142,6 +151,7 @@ def test_image_is_pulled_by_the_host(vcsim, proxy, glance, pinned, caplog,
     assert len(logged(caplog, PULLED)) == 1
     assert logged(caplog, NOT_PULLED) == []
     assert '%s.vmdk' % image_id in cached(vcsim, image_id)
+    assert cached_disk(vcsim, image_id) == RAW
     assert import_folders(vcsim) == []
     [vm] = vm_names(vcsim)
     assert instance.uuid in vm
@@ -161,6 +171,7 @@ def test_pull_failing_midway_falls_back_to_nova_upload(
     assert glance.bytes_served == len(vmdk)
     assert proxy.folder_bytes >= len(vmdk)
     assert '%s.vmdk' % image_id in cached(vcsim, image_id)
+    assert cached_disk(vcsim, image_id) == RAW
     assert import_folders(vcsim) == []
     [vm] = vm_names(vcsim)
     assert instance.uuid in vm
