@@ -160,8 +160,10 @@ class ImagePuller:
                                       member_name=member)],
                    self._timeout)
         lease.check_ready()
-        self._check_capacity(image, lease.vm)
         lease.complete()
+        # vSphere gives the disk its imported capacity as the import ends;
+        # a wrong one fails here, and the VM is destroyed.
+        self._check_capacity(image, lease.vm)
         return lease.vm
 
     def _check_capacity(self, image, vm):

@@ -60,8 +60,10 @@ def image(vcsim, proxy, glance, vmdk, kind):
 
 def stored(vcsim, proxy, glance, vmdk, kind='streamOptimized'):
     (image_id, uri), data = image(vcsim, proxy, glance, vmdk, kind)
+    record = glance.images[image_id][0]
+    # As Glance computes it at upload: the disk's capacity.
+    record['virtual_size'] = len(RAW)
     if kind == 'ova':
-        record = glance.images[image_id][0]
         record['container_format'] = 'ova'
     return image_id, uri, data
 

@@ -159,8 +159,10 @@ def imported_disk(vcsim, name):
 
 
 def stream_image(image_id, data, **kw):
+    # virtual_size: the disk's capacity, as Glance computes it at upload.
     return image_mod.Image(image_id, size=len(data),
-                           disk_type='streamOptimized', **kw)
+                           disk_type='streamOptimized',
+                           virtual_size=len(RAW), **kw)
 
 
 RAW = helpers.payload(3 * MiB, b'pulled disk')
@@ -212,7 +214,7 @@ def test_ova_disk_is_pulled_out_of_the_archive(vcsim, proxy, vc, puller,
 
     puller.import_image(
         image_mod.Image(image_id, size=len(archive), container_format='ova',
-                        disk_type='streamOptimized'),
+                        disk_type='streamOptimized', virtual_size=len(RAW)),
         [uri], import_target(vc, 'vol-ova'))
 
     assert 'vol-ova' in vm_names(vc)

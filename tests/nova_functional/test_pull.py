@@ -125,9 +125,11 @@ def vm_names(vcsim):
         session.logout()
 
 
-def spawn(image_id, meta, data):
-    return nova_env.spawn(nova_env.compute_driver(), image_id,
-                          dict(meta, size=len(data)))
+def spawn(image_id, meta, data, virtual_size=None):
+    """Spawn as Nova does; Glance computed the disk's ``virtual_size``
+    at upload (or says ``virtual_size``)."""
+    return nova_env.spawn(nova_env.compute_driver(), image_id, dict(
+        meta, size=len(data), virtual_size=virtual_size or len(RAW)))
 
 
 @pytest.mark.parametrize('kind', ['streamOptimized', 'ova'])
@@ -173,6 +175,21 @@ def test_pull_failing_midway_falls_back_to_nova_upload(
     assert '%s.vmdk' % image_id in cached(vcsim, image_id)
     assert cached_disk(vcsim, image_id) == RAW
     assert import_folders(vcsim) == []
+    [vm] = vm_names(vcsim)
+    assert instance.uuid in vm
+
+
+def test_disk_of_another_capacity_than_glances_falls_back(
+        vcsim, proxy, glance, pinned, caplog, vmdk):
+    image_id, _uri = glance_image(vcsim, proxy, glance, vmdk, STREAM)
+
+    instance = spawn(image_id, STREAM, vmdk, virtual_size=2 * len(RAW))
+
+    [reason] = logged(caplog, NOT_PULLED)
+    assert 'capacity of %d bytes, Glance says %d' % (len(RAW),
+                                                     2 * len(RAW)) in reason
+    assert glance.bytes_served == len(vmdk)
+    assert cached_disk(vcsim, image_id) == RAW
     [vm] = vm_names(vcsim)
     assert instance.uuid in vm
 
