@@ -125,6 +125,16 @@ def vm_names(vcsim):
         session.logout()
 
 
+def assert_cached_and_nothing_left(vcsim, image_id, instance):
+    """The cache holds the image's disk; no import VM or folder is left,
+    only the instance."""
+    assert '%s.vmdk' % image_id in cached(vcsim, image_id)
+    assert cached_disk(vcsim, image_id) == RAW
+    assert import_folders(vcsim) == []
+    [vm] = vm_names(vcsim)
+    assert instance.uuid in vm
+
+
 def spawn(image_id, meta, data, virtual_size=None):
     """Spawn as Nova does; Glance computed the disk's ``virtual_size``
     at upload (or says ``virtual_size``)."""
@@ -152,11 +162,7 @@ def test_image_is_pulled_by_the_host(vcsim, proxy, glance, pinned, caplog,
     assert proxy.ticket_bytes >= len(vmdk)
     assert len(logged(caplog, PULLED)) == 1
     assert logged(caplog, NOT_PULLED) == []
-    assert '%s.vmdk' % image_id in cached(vcsim, image_id)
-    assert cached_disk(vcsim, image_id) == RAW
-    assert import_folders(vcsim) == []
-    [vm] = vm_names(vcsim)
-    assert instance.uuid in vm
+    assert_cached_and_nothing_left(vcsim, image_id, instance)
 
 
 def test_pull_failing_midway_falls_back_to_nova_upload(
@@ -172,11 +178,7 @@ def test_pull_failing_midway_falls_back_to_nova_upload(
     # Nova's own upload, into a new lease of the same VM name.
     assert glance.bytes_served == len(vmdk)
     assert proxy.folder_bytes >= len(vmdk)
-    assert '%s.vmdk' % image_id in cached(vcsim, image_id)
-    assert cached_disk(vcsim, image_id) == RAW
-    assert import_folders(vcsim) == []
-    [vm] = vm_names(vcsim)
-    assert instance.uuid in vm
+    assert_cached_and_nothing_left(vcsim, image_id, instance)
 
 
 def test_disk_of_another_capacity_than_glances_falls_back(
@@ -189,9 +191,7 @@ def test_disk_of_another_capacity_than_glances_falls_back(
     assert 'capacity of %d bytes, Glance says %d' % (len(RAW),
                                                      2 * len(RAW)) in reason
     assert glance.bytes_served == len(vmdk)
-    assert cached_disk(vcsim, image_id) == RAW
-    [vm] = vm_names(vcsim)
-    assert instance.uuid in vm
+    assert_cached_and_nothing_left(vcsim, image_id, instance)
 
 
 @pytest.mark.vcsim(api_version='6.5')
