@@ -117,6 +117,10 @@ func TestGenericServiceTicket(t *testing.T) {
 	if status, _ := do("HEAD", url, acquire("httpHead", url)); status != http.StatusOK {
 		t.Errorf("HEAD with a HEAD ticket: %d", status)
 	}
+	// oslo.vmware asks with the bare method (Nova's upload to an ESX host).
+	if status, _ := do("PUT", url, acquire("PUT", url)); status == http.StatusUnauthorized || status == http.StatusForbidden {
+		t.Errorf("PUT with a ticket for \"PUT\": %d", status)
+	}
 
 	// Expired tickets are refused.
 	defer func(d time.Duration) { simulator.GenericServiceTicketLifetime = d }(simulator.GenericServiceTicketLifetime)
