@@ -224,6 +224,22 @@ def _image_copy_opts(name, *, host_option, service, fallback, waiting,
                  '``service`` role). Used only when ``auth_type`` is set '
                  'there; if it fails, and otherwise, the locations are %s.'
                  % (keystone_group, locations_source)),
+        cfg.BoolOpt(
+            name('image_pull'), default=True,
+            help='Import streamOptimized and OVA images by having the ESXi '
+                 'host pull them from their ``vsphere://`` location '
+                 '(vSphere 6.7 or later, ``HttpNfcLeasePullFromUrls_Task``) '
+                 'instead of %s pushing every byte into the import lease. '
+                 'The location must pass the same checks as a datastore '
+                 'copy; the host reads it through vCenter with a one-time '
+                 'service ticket for that one file. Where the pull is not '
+                 'possible or fails, %s is used, with the reason logged.'
+                 % (service, fallback)),
+        cfg.IntOpt(
+            name('image_pull_timeout'), default=7200, min=1,
+            help='Seconds the host may take to pull one image into an '
+                 'import lease (see ``%s``) before the import is aborted '
+                 'and %s is used.' % (name('image_pull'), fallback)),
     ]
 
 HANDLER_OPTS = _image_copy_opts(

@@ -15,10 +15,14 @@
 import contextlib
 import hashlib
 import http.server
+import io
 import json
 import os
 import socket
 import struct
+import subprocess
+import tarfile
+import tempfile
 import threading
 import time
 import types
@@ -34,6 +38,64 @@ def sparse_disk(capacity_sectors, size=256 * 1024):
     """A hosted sparse VMDK: its header, and filler."""
     header = b'KDMV' + struct.pack('<IIQ', 1, 3, capacity_sectors)
     return header + payload(size - len(header), b'sparse')
+
+
+def stream_optimized_disk(data):
+    """``data`` (a raw disk, a multiple of 512 bytes) as a real
+    streamOptimized VMDK, made by ``qemu-img`` (Debian's qemu-utils)."""
+    with tempfile.TemporaryDirectory(prefix='gsv-vmdk-') as tmp:
+        raw = os.path.join(tmp, 'disk.raw')
+        vmdk = os.path.join(tmp, 'disk.vmdk')
+        with open(raw, 'wb') as f:
+            f.write(data)
+        subprocess.run(['qemu-img', 'convert', '-q', '-f', 'raw', '-O',
+                        'vmdk', '-o', 'subformat=streamOptimized', raw, vmdk],
+                       check=True, timeout=300)
+        with open(vmdk, 'rb') as f:
+            return f.read()
+
+
+OVF = """<?xml version="1.0" encoding="UTF-8"?>
+<Envelope xmlns="http://schemas.dmtf.org/ovf/envelope/1"
+    xmlns:ovf="http://schemas.dmtf.org/ovf/envelope/1"
+    xmlns:rasd="http://schemas.dmtf.org/wbem/wscim/1/cim-schema/2/\
+CIM_ResourceAllocationSettingData">
+  <References>
+    <File ovf:href="%(disk)s" ovf:id="file1" ovf:size="%(size)d"/>
+  </References>
+  <DiskSection>
+    <Info>Virtual disk information</Info>
+    <Disk ovf:capacity="%(capacity)d" ovf:capacityAllocationUnits="byte"
+        ovf:diskId="vmdisk1" ovf:fileRef="file1"
+        ovf:format="http://www.vmware.com/interfaces/specifications/\
+vmdk.html#streamOptimized"/>
+  </DiskSection>
+  <VirtualSystem ovf:id="appliance">
+    <Info>A virtual machine</Info>
+  </VirtualSystem>
+</Envelope>
+"""
+
+
+def ova(vmdk, capacity, disk_name='appliance-disk1.vmdk'):
+    """An OVA (tar: OVF descriptor, manifest, then the disk) holding the
+    streamOptimized ``vmdk`` of ``capacity`` bytes, as vSphere exports
+    one."""
+    ovf = (OVF % {'disk': disk_name, 'size': len(vmdk),
+                  'capacity': capacity}).encode()
+    manifest = ('SHA256(appliance.ovf)= %s\nSHA256(%s)= %s\n' % (
+        hashlib.sha256(ovf).hexdigest(), disk_name,
+        hashlib.sha256(vmdk).hexdigest())).encode()
+    out = io.BytesIO()
+    with tarfile.open(fileobj=out, mode='w',
+                      format=tarfile.USTAR_FORMAT) as tar:
+        for name, data in (('appliance.ovf', ovf), ('appliance.mf', manifest),
+                           (disk_name, vmdk)):
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            info.mode = 0o644
+            tar.addfile(info, io.BytesIO(data))
+    return out.getvalue()
 
 
 def files_under(directory):

@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-debs=(golang-go golang-github-vmware-govmomi-dev python3-venv)
+debs=(golang-go golang-github-vmware-govmomi-dev python3-venv qemu-utils)
 missing=()
 for pkg in "${debs[@]}"; do
     dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'ok installed' \

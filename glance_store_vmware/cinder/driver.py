@@ -35,7 +35,14 @@ path, not the size.  It is turned off; the checked copy replaces it for
 both shapes of locations Cinder's image service returns (the locations API
 list, or ``direct_url``).
 
-streamOptimized and OVA images go through Cinder's NFC import, unchanged.
+streamOptimized and OVA images go through Cinder's NFC import
+(``_fetch_stream_optimized_image``): Cinder makes the import spec of the
+volume's backing, and, while this driver's call of it runs, the upload
+(oslo.vmware's ``download_stream_optimized_image``, as ``vmdk.py`` calls
+it) first tries the shared host pull (``image_copy.pull``): the same
+import lease, filled by the ESXi host from the image's location.  When the
+pull is not possible or fails, the reason is logged, the half-imported
+backing is gone, and Cinder's upload runs with its own arguments.
 """
 
 import contextvars
@@ -50,6 +57,7 @@ from glance_store_vmware.image_copy import discovery
 from glance_store_vmware.image_copy import engine as engine_mod
 from glance_store_vmware.image_copy import image as image_mod
 from glance_store_vmware.image_copy import policy
+from glance_store_vmware.image_copy import pull
 from glance_store_vmware.vsphere import connection
 from glance_store_vmware.vsphere import errors
 from glance_store_vmware.vsphere import paths
@@ -66,6 +74,45 @@ opts.register_keystone_opts(CONF, LOCATIONS_GROUP)
 # concurrently.
 _GIVEN = contextvars.ContextVar('glance_store_vmware_cinder_image',
                                 default=(None, None, None))
+
+
+# The driver whose _fetch_stream_optimized_image is running, for the
+# diverted upload below; a context variable for the same reason.
+_PULLING = contextvars.ContextVar('glance_store_vmware_cinder_pull',
+                                  default=None)
+
+
+class _PullFirstImageTransfer:
+    """oslo.vmware's ``image_transfer`` module as Cinder's ``vmdk.py``
+    calls it, whose ``download_stream_optimized_image`` tries the host's
+    pull first, but only inside ``VSphereImagesVmdkDriver.
+    _fetch_stream_optimized_image``: other drivers, and every other call,
+    get oslo.vmware's function (looked up at each call, as a patched one
+    would be)."""
+
+    def __init__(self, module):
+        self._module = module
+
+    def __getattr__(self, name):
+        return getattr(self._module, name)
+
+    def download_stream_optimized_image(self, context, timeout_secs,
+                                        image_service, image_id, **kwargs):
+        driver = _PULLING.get()
+        if driver is not None:
+            backing = driver._pulled_by_host(context, image_service,
+                                             image_id, kwargs)
+            if backing is not None:
+                return backing
+        return self._module.download_stream_optimized_image(
+            context, timeout_secs, image_service, image_id, **kwargs)
+
+
+def _pull_first():
+    """Route ``vmdk.py``'s upload through ``_PullFirstImageTransfer``
+    (once per process)."""
+    if not isinstance(vmdk.image_transfer, _PullFirstImageTransfer):
+        vmdk.image_transfer = _PullFirstImageTransfer(vmdk.image_transfer)
 
 
 def image_from_meta(image_id, meta):
@@ -116,6 +163,8 @@ class VSphereImagesVmdkDriver(vmdk.VMwareVcVmdkDriver):
         self._glance_locations = None
         self._engine = None
         self._locations = None
+        self._puller = None
+        _pull_first()
 
     @staticmethod
     def get_driver_options():
@@ -197,19 +246,49 @@ class VSphereImagesVmdkDriver(vmdk.VMwareVcVmdkDriver):
         super()._copy_image(context, dc_ref, image_service, image_id,
                             image_size_in_bytes, ds_name, upload_file_path)
 
-    def _copy_in_vsphere(self, context, dc_ref, image_service, image_id,
-                         size, ds_name, file_path):
-        """Copy the image's file to ``file_path`` on ``ds_name``; None if
-        done, else why not.  Whatever it wrote is gone when it fails."""
+    def _fetch_stream_optimized_image(self, context, volume, image_service,
+                                      image_id, image_size, adapter_type):
+        # Cinder's import, whose upload tries the host's pull first.
+        token = _PULLING.set(self)
+        try:
+            return super()._fetch_stream_optimized_image(
+                context, volume, image_service, image_id, image_size,
+                adapter_type)
+        finally:
+            _PULLING.reset(token)
+
+    def _pulled_by_host(self, context, image_service, image_id, upload):
+        """The backing imported by the host's pull, with the import
+        arguments of Cinder's upload (``upload``); None if not pulled
+        (why is logged; nothing of the attempt is left)."""
+        if not self.configuration.vsphere_image_pull:
+            return None
+        try:
+            image, finder = self._image_and_locations(context,
+                                                      image_service, image_id)
+            self._copier()
+            return self._puller.import_image(
+                image, finder,
+                pull.ImportTarget(upload['resource_pool'],
+                                  upload['vm_folder'],
+                                  upload['vm_import_spec']))
+        except pull.NotPulled as e:
+            reason = str(e)
+        except Exception as e:
+            LOG.debug('Pull failure', exc_info=True)
+            reason = 'the host\'s pull failed: %s' % errors.describe(e)
+        LOG.info('Image %s is not pulled by the host, uploading it through '
+                 'this volume node: %s', image_id, reason)
+        return None
+
+    def _image_and_locations(self, context, image_service, image_id):
+        """The ``Image`` and a finder of its locations, from what the
+        volume manager gave clone_image if it was this image."""
         given_id, given_location, given_meta = _GIVEN.get()
         if given_id != image_id:
             given_location = given_meta = None
         if given_meta is None:
             given_meta = image_service.show(context, image_id)
-        image = image_from_meta(image_id, given_meta)
-        if image.size != size:
-            return ('Glance gives the image %s bytes, Cinder expects %s'
-                    % (image.size, size))
 
         def record():
             direct_url, locations = (
@@ -217,8 +296,19 @@ class VSphereImagesVmdkDriver(vmdk.VMwareVcVmdkDriver):
                 else image_service.get_location(context, image_id))
             return {'direct_url': direct_url, 'locations': locations}
 
-        finder = discovery.locations_finder(
-            image_id, api=self._glance_locations, record=record)
+        return (image_from_meta(image_id, given_meta),
+                discovery.locations_finder(
+                    image_id, api=self._glance_locations, record=record))
+
+    def _copy_in_vsphere(self, context, dc_ref, image_service, image_id,
+                         size, ds_name, file_path):
+        """Copy the image's file to ``file_path`` on ``ds_name``; None if
+        done, else why not.  Whatever it wrote is gone when it fails."""
+        image, finder = self._image_and_locations(context, image_service,
+                                                  image_id)
+        if image.size != size:
+            return ('Glance gives the image %s bytes, Cinder expects %s'
+                    % (image.size, size))
         engine, chooser = self._copier()
         reasons = []
         source = chooser.choose(image, finder, reasons)
@@ -236,8 +326,9 @@ class VSphereImagesVmdkDriver(vmdk.VMwareVcVmdkDriver):
         return None
 
     def _copier(self):
-        """The copy engine on Cinder's session, and the location chooser;
-        made when first needed (after Cinder has logged in)."""
+        """The copy engine on Cinder's session, and the location chooser
+        (and the host puller sharing them); made when first needed (after
+        Cinder has logged in)."""
         if self._engine is None:
             conf = self.configuration
             if self._policy_config is None:
@@ -251,6 +342,9 @@ class VSphereImagesVmdkDriver(vmdk.VMwareVcVmdkDriver):
             self._locations = policy.LocationChooser(
                 self._policy_config, vc.inventory, vc.http.size)
             self._engine = engine_mod.CopyEngine(vc.files, vc.http)
+            self._puller = pull.ImagePuller(
+                vc, self._locations,
+                timeout=conf.vsphere_image_pull_timeout)
         return self._engine, self._locations
 
     def _dc_path(self, dc_ref):

@@ -15,7 +15,9 @@
 ``image`` describes a Glance image; ``policy`` decides which of its
 ``vsphere://`` locations may be copied; ``discovery`` asks Glance for the
 locations; ``engine`` copies datastore files, size-checked, leaving nothing
-behind on failure; they work on ``vsphere.connection.VCenter.sharing``, a
-session another component (Nova, Cinder) already logged in.  Nothing
-here imports Nova or Cinder.
+behind on failure; ``pull`` has the ESXi host fill an import lease from
+the location (streamOptimized and OVA images; ``ova`` finds an OVA's
+disk); they work on ``vsphere.connection.VCenter.sharing``, a session
+another component (Nova, Cinder) already logged in.  Nothing here
+imports Nova or Cinder.
 """

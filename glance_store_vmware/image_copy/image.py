@@ -71,3 +71,21 @@ class Image:
         if not self.size:
             return 'Glance does not know the image size'
         return None
+
+    @property
+    def imported(self):
+        """Whether vSphere must import the image through an NFC lease
+        (an OVA or a streamOptimized disk) rather than copy it."""
+        return (self.container_format == 'ova'
+                or (self.file_type == 'vmdk'
+                    and self.disk_type == STREAM_OPTIMIZED))
+
+    def location_pull_unsupported(self):
+        """Why the host cannot pull this image from its location into an
+        import lease, or None."""
+        if not self.imported:
+            return ('only OVA and streamOptimized images are imported '
+                    'through a lease')
+        if not self.size:
+            return 'Glance does not know the image size'
+        return None

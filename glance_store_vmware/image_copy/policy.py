@@ -114,15 +114,17 @@ class LocationChooser:
             allowed.update((dc_path, member) for member in members)
         return allowed
 
-    def choose(self, image, locations, reasons):
+    def choose(self, image, locations, reasons, *, unsupported=None):
         """The first location of ``image`` that may be copied, as a
         datastore file whose size is Glance's; None if there is none, with
         why appended to ``reasons``.
 
         ``locations`` is an iterable of URLs or a callable returning one,
-        called only if the image itself can be copied.
+        called only if the image itself can be used: ``unsupported(image)``
+        (default: ``Image.location_copy_unsupported``) says why not.
         """
-        unsupported = image.location_copy_unsupported()
+        unsupported = (unsupported or type(image).location_copy_unsupported)(
+            image)
         if unsupported:
             reasons.append(unsupported)
             return None

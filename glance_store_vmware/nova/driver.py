@@ -20,6 +20,10 @@ the image's ``vsphere://`` location).  Nothing the copy attempt raises
 reaches Nova: it falls back to Nova's Glance download.  Everything else
 (the cache layout, locking, linked clones, the Glance download itself) is
 Nova's, and nothing of Nova's is changed outside the driver's instance.
+streamOptimized and OVA images, which vSphere imports through an NFC lease
+(``_fetch_image_as_vapp`` / ``_fetch_image_as_ova``), are imported the same
+way, but the ESXi host pulls them from their location
+(``image_copy.pull``); Nova's upload through this node is the fallback.
 ``cache_image`` (Nova's image pre-cache API, which Nova's VMware driver
 lacks) runs the same fetch on every datastore a spawn may use.
 
@@ -46,6 +50,7 @@ from oslo_vmware import vim_util as vutil
 
 from glance_store_vmware import opts
 from glance_store_vmware.image_copy import discovery
+from glance_store_vmware.image_copy import pull
 from glance_store_vmware.nova import handler as handler_mod
 from glance_store_vmware.vsphere import connection
 from glance_store_vmware.vsphere import errors
@@ -77,7 +82,8 @@ def handler_config(conf=CONF):
         require_image_id_name=group.require_image_id_file_name,
         datastores_option='image_datastores',
         aliases_option='location_host_aliases',
-        search_peer_caches=group.search_peer_caches)
+        search_peer_caches=group.search_peer_caches,
+        pull_timeout=group.image_pull_timeout)
 
 
 def checked_handler_config(conf=CONF):
@@ -111,8 +117,9 @@ def make_image_handler(nova_session, config=None, conf=CONF):
 
 
 class VSphereImagesVMOps(vmops.VMwareVMOps):
-    """``VMwareVMOps`` whose image fetch tries a vSphere copy first and
-    heals incomplete cache entries.
+    """``VMwareVMOps`` whose image fetch tries a vSphere copy first (the
+    host's pull for images Nova imports), and heals incomplete cache
+    entries.
 
     Takes Nova's constructor arguments; without ``image_handler`` it makes
     its own from Nova's session when first needed.
@@ -353,22 +360,74 @@ class VSphereImagesVMOps(vmops.VMwareVMOps):
             cache_dir=vi.cache_image_folder.parent.rel_path,
             tmp_dir=self._tmp_folder)
 
-    def fill_cache_in_vsphere(self, context, vi):
-        image_id = vi.ii.image_id
-        image = self._image(vi)
-        target = self._target(vi)
-
+    def _locations_finder(self, context, image_id):
         def record():
             return images.IMAGE_API.get(context, image_id,
                                         include_locations=True)
 
-        finder = discovery.locations_finder(
+        return discovery.locations_finder(
             image_id, api=self._glance_locations, record=record)
-        result = self.image_handler.fill_cache(image, target, finder)
+
+    def fill_cache_in_vsphere(self, context, vi):
+        image_id = vi.ii.image_id
+        result = self.image_handler.fill_cache(
+            self._image(vi), self._target(vi),
+            self._locations_finder(context, image_id))
         if result.fell_back:
             LOG.info('Image %s is not copied inside vSphere: %s',
                      image_id, result.reason, instance=vi.instance)
         return result
+
+    # The host's pull: streamOptimized and OVA images, which vSphere
+    # imports through an NFC lease, filled by the host from the image's
+    # location instead of by this node.
+
+    def _fetch_image_as_vapp(self, context, vi, image_ds_loc):
+        if not self._pulled_by_host(context, vi, image_ds_loc):
+            super()._fetch_image_as_vapp(context, vi, image_ds_loc)
+
+    def _fetch_image_as_ova(self, context, vi, image_ds_loc):
+        if not self._pulled_by_host(context, vi, image_ds_loc):
+            super()._fetch_image_as_ova(context, vi, image_ds_loc)
+
+    def _pulled_by_host(self, context, vi, image_ds_loc):
+        """Import the image as Nova's own fetch does (its import spec, VM
+        name, datastore, folder and pool; the VM unregistered, its disk
+        left for the cache), but pulled by the host; True if done.
+        Nothing it raises reaches Nova: any failure means Nova's upload,
+        and nothing of the attempt is left."""
+        if not CONF[GROUP].image_pull:
+            return False
+        image_id = vi.ii.image_id
+        try:
+            # The directory of the imported disk is the VM's name.
+            spec = images._build_import_spec_for_import_vapp(
+                self._session, image_ds_loc.parent.basename,
+                vi.datastore.name)
+            capacity = self.image_handler.import_by_pull(
+                self._image(vi), self._locations_finder(context, image_id),
+                pull.ImportTarget(self._root_resource_pool,
+                                  vi.dc_info.vmFolder, spec),
+                finish=self._unregister_imported)
+        except pull.NotPulled as e:
+            LOG.info('Image %s is not pulled by the host, uploading it '
+                     'through this node: %s', image_id, e,
+                     instance=vi.instance)
+            return False
+        except Exception as e:
+            LOG.warning('Image %s: the host\'s pull failed, uploading it '
+                        'through this node: %s', image_id,
+                        errors.describe(e), instance=vi.instance)
+            LOG.debug('Pull failure', exc_info=True)
+            return False
+        # As Nova's fetch: the disk's capacity, not Glance's file size.
+        vi.ii.file_size = capacity
+        return True
+
+    def _unregister_imported(self, vm_ref):
+        vmdk = vm_util.get_vmdk_info(self._session, vm_ref)
+        self._session._call_method(self._session.vim, 'UnregisterVM', vm_ref)
+        return vmdk.capacity_in_bytes
 
     def _fetch_and_cache(self, context, vi, image_prepare, image_fetch,
                          image_cache):

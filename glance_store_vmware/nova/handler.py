@@ -42,6 +42,8 @@ import posixpath
 from glance_store_vmware.image_copy import engine as engine_mod
 from glance_store_vmware.image_copy import image as image_mod
 from glance_store_vmware.image_copy import policy
+from glance_store_vmware.image_copy import pull
+from glance_store_vmware.vsphere import connection
 from glance_store_vmware.vsphere import errors
 from glance_store_vmware.vsphere import files as files_mod
 from glance_store_vmware.vsphere import inventory as inventory_mod
@@ -106,10 +108,11 @@ class Result:
 
 @dataclasses.dataclass(frozen=True)
 class HandlerConfig(policy.PolicyConfig):
-    """The location policy, and whether other datastores' caches are
-    searched."""
+    """The location policy, whether other datastores' caches are
+    searched, and how long a host's pull of an image may take."""
 
     search_peer_caches: bool = True
+    pull_timeout: int = pull.DEFAULT_TIMEOUT
 
 
 class ImageHandler:
@@ -126,6 +129,10 @@ class ImageHandler:
         self._engine = engine_mod.CopyEngine(self._files, self._http)
         self._locations = policy.LocationChooser(config, self._inventory,
                                                  self._engine.size)
+        self._puller = pull.ImagePuller(
+            connection.VCenter(session, self._inventory, self._files,
+                               self._http),
+            self._locations, timeout=config.pull_timeout)
 
     def close(self):
         self._http.close()
@@ -160,6 +167,14 @@ class ImageHandler:
         if self._size(target.image_file(image)) is None:
             return 'it holds no %s' % cache_name(image)
         return self.entry_problem(image, target)
+
+    # Importing streamOptimized and OVA images.
+
+    def import_by_pull(self, image, locations, target, finish=None):
+        """Import ``image`` into the lease ``target`` (a
+        ``pull.ImportTarget``) by the host's pull from its location: see
+        ``pull.ImagePuller.import_image``; ``NotPulled`` with the reason."""
+        return self._puller.import_image(image, locations, target, finish)
 
     # Filling the cache.
 

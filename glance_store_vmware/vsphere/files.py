@@ -52,6 +52,11 @@ class DatastoreFiles:
         self._max_poll_interval = max_poll_interval
 
     @property
+    def max_poll_interval(self):
+        """The longest pause between two polls of a task, in seconds."""
+        return self._max_poll_interval
+
+    @property
     def _file_manager(self):
         return self._session.service_content.fileManager
 

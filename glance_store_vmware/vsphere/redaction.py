@@ -10,7 +10,8 @@
 # License for the specific language governing permissions and limitations
 # under the License.
 
-"""Keep passwords and session keys out of suds' DEBUG logs."""
+"""Keep passwords, session keys and service tickets out of suds' DEBUG
+logs."""
 
 import logging
 import re
@@ -29,6 +30,11 @@ _SECRET_PATTERNS = [
                r'<(?:\w+:)?key>)[^<]*'),
     # suds' printout of the request objects: tag = "password" value = "..."
     re.compile(r'(tag = "(?:password|sessionI[Dd])"\s+value = ).*'),
+    # A generic service ticket (AcquireGenericServiceTicket's answer:
+    # <returnval><id>) and the cookie that presents it to /folder (the
+    # httpHeaders of HttpNfcLeasePullFromUrls_Task).
+    re.compile(r'(<(?:\w+:)?returnval(?:\s[^>]*)?>\s*<(?:\w+:)?id>)[^<]*'),
+    re.compile(r'(vmware_cgi_ticket=)[^<&;"\s]*'),
 ]
 
 

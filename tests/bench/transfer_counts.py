@@ -12,12 +12,41 @@
 
 """What the Nova and Cinder benchmarks share: an image file placed where
 our Glance store keeps it, and a count of the bytes a client uploads to a
-datastore over vCenter's ``/folder`` (oslo.vmware's write handle, which
-both Nova's and Cinder's HTTP paths use)."""
+datastore over vCenter's ``/folder`` or into an import lease (oslo.vmware's
+write handles, which both Nova's and Cinder's HTTP paths use)."""
 
 import os
+import subprocess
 
 MiB = 1024 * 1024
+# The images the benchmarks make: a flat disk, and the same disk as a
+# streamOptimized VMDK (imported through an NFC lease).
+KINDS = ('flat', 'streamOptimized')
+
+
+def add_image_options(parser):
+    """``--size-mib`` and ``--kind`` of the image to benchmark."""
+    parser.add_argument('--size-mib', type=int, default=1024,
+                        help='size of the disk (default: %(default)s)')
+    parser.add_argument('--kind', choices=KINDS + ('all',), default='all',
+                        help='which image kinds (default: %(default)s)')
+
+
+def chosen_kinds(args):
+    return KINDS if args.kind == 'all' else (args.kind,)
+
+
+def print_table(columns, rows):
+    """Rows of values under ``columns`` (``(title, width)``; a negative
+    width left-aligns): floats with two decimals, others as they are."""
+    def cell(value, width):
+        text = '%.2f' % value if isinstance(value, float) else str(value)
+        return text.ljust(-width) if width < 0 else text.rjust(width)
+    print(' '.join(cell(title, width) for title, width in columns))
+    for row in rows:
+        print(' '.join(cell(value, width)
+                       for value, (_title, width) in zip(row, columns,
+                                                          strict=True)))
 
 
 def write_image(path, size):
@@ -27,6 +56,30 @@ def write_image(path, size):
     with open(path, 'wb') as f:
         for i in range(0, size, MiB):
             f.write(block[:min(MiB, size - i)])
+
+
+def write_stream_optimized_image(path, size):
+    """A streamOptimized VMDK of a ``size``-byte random disk at ``path``
+    (made by ``qemu-img``, as an OVF export would hold it); returns its
+    size in bytes."""
+    raw = path + '.raw'
+    write_image(raw, size)
+    try:
+        subprocess.run(['qemu-img', 'convert', '-q', '-f', 'raw', '-O',
+                        'vmdk', '-o', 'subformat=streamOptimized', raw, path],
+                       check=True, timeout=3600)
+    finally:
+        os.unlink(raw)
+    return os.path.getsize(path)
+
+
+def write_kind(path, kind, size):
+    """The image of ``kind`` (``KINDS``) of a ``size``-byte disk at
+    ``path``; returns the file's size."""
+    if kind == 'streamOptimized':
+        return write_stream_optimized_image(path, size)
+    write_image(path, size)
+    return size
 
 
 def store_layout(sim, port, image_id, datastore='LocalDS_0',
@@ -41,7 +94,8 @@ def store_layout(sim, port, image_id, datastore='LocalDS_0',
 
 class UploadCounter:
     """Counts the bytes written through oslo.vmware's ``FileWriteHandle``
-    from ``install()`` on; ``bytes`` is reset by ``reset()``."""
+    (datastore files) and ``VmdkWriteHandle`` (import leases) from
+    ``install()`` on; ``bytes`` is reset by ``reset()``."""
 
     bytes = 0
 
@@ -49,16 +103,22 @@ class UploadCounter:
     def install(cls):
         from oslo_vmware import rw_handles
 
-        real_write = rw_handles.FileWriteHandle.write
+        for handle in (rw_handles.FileWriteHandle,
+                       rw_handles.VmdkWriteHandle):
+            cls._count(handle)
+        return cls
+
+    @classmethod
+    def _count(cls, handle):
+        real_write = handle.write
         if getattr(real_write, 'counted', False):
-            return cls
+            return
 
         def counting_write(self, data):
             cls.bytes += len(data)
             return real_write(self, data)
         counting_write.counted = True
-        rw_handles.FileWriteHandle.write = counting_write
-        return cls
+        handle.write = counting_write
 
     @classmethod
     def reset(cls):

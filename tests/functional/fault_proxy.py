@@ -40,8 +40,19 @@ Faults of any request:
   them out, then answer the client with a SOAP fault instead (the answer
   lost on the way).
 
-Counted: ``folder_bytes``, the body bytes of ``/folder`` requests and
-responses in both directions (file data through the client).
+Faults of the requests an ESXi host makes with a generic service ticket
+(``Cookie: vmware_cgi_ticket=...``, a host's pull through the proxy):
+
+- ``cut_pull_after = N``: forward the first N bytes of the answer's body,
+  then drop the connection (a pull failing midway).
+
+Counted: ``folder_bytes``, the body bytes of ``/folder`` and ``/nfc``
+requests and responses in both directions (file data through the
+client: datastore files and disks uploaded into import leases), but for
+those of requests made with a service ticket, counted in
+``ticket_bytes`` (file data a host pulled through vCenter, not through
+the client); ``ticket_requests``, those requests as ``(method, path,
+status)``.
 """
 
 import collections
@@ -57,6 +68,9 @@ import threading
 HOP_BY_HOP = {'connection', 'keep-alive', 'proxy-connection',
               'transfer-encoding', 'te', 'trailer', 'upgrade', 'expect'}
 BLOCK = 64 * 1024
+# Paths whose bodies are file data: datastore files, and NFC (import and
+# export leases' disks, at https://<host>/nfc/...).
+FILE_PARTS = ('folder', 'nfc')
 
 
 class FaultProxy:
@@ -85,11 +99,14 @@ class FaultProxy:
         self.silent = False
         self.busy = 0
         self.lose_answer = {}
+        self.cut_pull_after = None
         with self._lock:
             self.accepted = 0                       # TLS connections
             self.connections = collections.Counter()  # by first path part
             self.requests = collections.Counter()     # by (part, method)
             self.folder_bytes = 0
+            self.ticket_bytes = 0
+            self.ticket_requests = []
             self.lost_answers = collections.Counter()  # by SOAP method
 
     def start(self):
@@ -245,7 +262,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
 
         up = self._open_upstream(chunked)
         complete = self._send_body(up, chunked, fault[1] if fault else None,
-                                   count=part == 'folder')
+                                   count=part in FILE_PARTS)
 
         if fault and fault[0] == 'stall':
             proxy._stopping.wait()
@@ -262,7 +279,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             self.end_headers()
             self.close_connection = True
             return
-        self._send_response(up.getresponse(), count=part == 'folder')
+        self._send_response(up.getresponse(), count=part in FILE_PARTS)
 
     def _open_upstream(self, chunked, length=None):
         proxy = self.proxy
@@ -307,9 +324,15 @@ class _Handler(http.server.BaseHTTPRequestHandler):
 
     do_GET = do_HEAD = do_POST = do_PUT = do_DELETE = _forward
 
+    def _ticketed(self):
+        return 'vmware_cgi_ticket=' in self.headers.get('Cookie', '')
+
     def _count(self, data):
         with self.proxy._lock:
-            self.proxy.folder_bytes += len(data)
+            if self._ticketed():
+                self.proxy.ticket_bytes += len(data)
+            else:
+                self.proxy.folder_bytes += len(data)
 
     def _send_body(self, up, chunked, limit, count=False):
         """Forward the request body, at most ``limit`` bytes of it.
@@ -359,6 +382,12 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             self.rfile.readline()
 
     def _send_response(self, resp, count=False):
+        cut = None
+        if count and self._ticketed():
+            with self.proxy._lock:
+                self.proxy.ticket_requests.append(
+                    (self.command, self.path, resp.status))
+                cut = self.proxy.cut_pull_after
         self.send_response_only(resp.status, resp.reason)
         for name, value in resp.getheaders():
             if name.lower() not in HOP_BY_HOP:
@@ -369,8 +398,16 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         if rechunk:
             self.send_header('Transfer-Encoding', 'chunked')
         self.end_headers()
+        sent = 0
         while not bodiless:
             data = resp.read1(BLOCK)
+            if cut is not None and sent + len(data) > cut:
+                data = data[:cut - sent]
+                self.wfile.write(data)
+                self.wfile.flush()
+                self._count(data)
+                return self._abort()
+            sent += len(data)
             if count:
                 self._count(data)
             if rechunk:

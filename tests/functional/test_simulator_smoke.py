@@ -626,3 +626,49 @@ def test_a_failed_pull_fails_its_task(vcsim, session, folder, path,
                  files=[source])
     assert raised.value.fault_list == [fault]
     session.invoke_api(session.vim, 'HttpNfcLeaseAbort', lease)
+
+
+def _service_ticket(session, url, method='httpGet'):
+    spec = session.vim.client.factory.create(
+        'ns0:SessionManagerHttpServiceRequestSpec')
+    spec.method, spec.url = method, url
+    return session.invoke_api(
+        session.vim, 'AcquireGenericServiceTicket',
+        session.vim.service_content.sessionManager, spec=spec)
+
+
+def test_a_service_ticket_opens_its_url_once(vcsim, session, folder):
+    folder.put('images/disk.vmdk', PAYLOAD).raise_for_status()
+    ticket = _service_ticket(session, folder.url('images/disk.vmdk'))
+    cookie = {'Cookie': 'vmware_cgi_ticket=%s' % ticket.id}
+    assert ticket.sslThumbprint == _sha1_thumbprint(vcsim.ca.cert_file)
+
+    assert folder.head('images/disk.vmdk', headers=cookie,
+                       cookie=False).status_code == 403
+    assert folder.get('images/other.vmdk', headers=cookie,
+                      cookie=False).status_code == 403
+    got = folder.get('images/disk.vmdk', headers=cookie, cookie=False)
+    assert (got.status_code, got.content) == (200, PAYLOAD)
+    assert folder.get('images/disk.vmdk', headers=cookie,
+                      cookie=False).status_code == 401
+
+
+def test_a_pull_with_a_ticket_is_stored_when_the_lease_completes(
+        vcsim, session, folder):
+    folder.put('images/disk.vmdk', PAYLOAD).raise_for_status()
+    ticket = _service_ticket(session, folder.url('images/disk.vmdk'))
+    lease, key = _import_lease(vcsim, session)
+    source = _source_file(session, folder, key, 'images/disk.vmdk',
+                          ticket.sslThumbprint, len(PAYLOAD))
+    source.httpHeaders[0].value = 'vmware_cgi_ticket=%s' % ticket.id
+
+    run_task(session, 'HttpNfcLeasePullFromUrls_Task', lease, files=[source])
+    assert folder.get('pulled/pulled-flat.vmdk').content == b''
+    session.invoke_api(session.vim, 'HttpNfcLeaseComplete', lease)
+
+    # Flat bytes become the -flat extent, in whole sectors.
+    sectors = (len(PAYLOAD) + 511) // 512
+    flat = folder.get('pulled/pulled-flat.vmdk').content
+    assert flat == PAYLOAD + bytes(sectors * 512 - len(PAYLOAD))
+    descriptor = folder.get('pulled/pulled.vmdk').text
+    assert 'RW %d VMFS "pulled-flat.vmdk"' % sectors in descriptor

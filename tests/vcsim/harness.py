@@ -159,7 +159,7 @@ class Simulator:
     def __init__(self, build, ca, *, datacenters=1, clusters=1,
                  cluster_hosts=2, standalone_hosts=0, datastores=2, pods=0,
                  port=0, host='127.0.0.1', username='vcuser', password=None,
-                 host_name=None, tmp_root=None):
+                 host_name=None, tmp_root=None, api_version=None):
         self.build = build
         self.tmp_root = tmp_root
         self.ca = ca
@@ -173,6 +173,8 @@ class Simulator:
         # Name of every ESX host (e.g. '127.0.0.1'), for clients such as
         # Nova that upload to a host directly; None keeps DC0_C0_H0 etc.
         self.host_name = host_name
+        # about.apiVersion, e.g. '8.0.3.0'; None keeps the model's 6.5.
+        self.api_version = api_version
         self.username = username
         self.password = password or secrets.token_urlsafe(16)
         self.url = None
@@ -205,6 +207,8 @@ class Simulator:
             cmd += ['-' + flag.replace('_', '-'), str(value)]
         if self.host_name:
             cmd += ['-host-name', self.host_name]
+        if self.api_version:
+            cmd += ['-api-version', self.api_version]
         return cmd
 
     def start(self):

@@ -122,14 +122,16 @@ NOVA_VMWAREAPI_METHODS = frozenset({
     'CancelRetrievePropertiesEx',
 })
 
-# The host's pull into an import lease (vSphere 6.7+), simulated by patch
-# 0021 and driven through suds by tests/functional/test_simulator_smoke.py;
-# the Nova and Cinder import path is to use it (issue 10).
+# The host's pull into an import lease (vSphere 6.7+), simulated by patches
+# 0021 and 0023: vsphere/nfc.py, for image_copy/pull.py (Nova and Cinder).
 NFC_PULL_METHODS = frozenset({
     'ImportVApp',
     'HttpNfcLeasePullFromUrls_Task',
+    'HttpNfcLeaseProgress',
     'HttpNfcLeaseComplete',
     'HttpNfcLeaseAbort',
+    'AcquireGenericServiceTicket',
+    'Destroy_Task',                 # the half-imported VM
 })
 
 VIM_METHODS_USED = frozenset(

@@ -236,6 +236,7 @@ func main() {
 	vm := flag.Int("vm", 0, "number of VMs per resource pool / standalone host")
 	trace := flag.Bool("trace", false, "trace SOAP requests/responses to stderr")
 	hostName := flag.String("host-name", "", "name every ESX host this (e.g. the listen address), so clients that talk to hosts directly reach the simulator")
+	apiVersion := flag.String("api-version", "", "about.apiVersion to report instead of the model's (6.5), e.g. 8.0.3.0 for clients that use vSphere 6.7+ methods such as HttpNfcLeasePullFromUrls_Task")
 	flag.Parse()
 
 	if (*certFile == "") != (*keyFile == "") {
@@ -263,6 +264,9 @@ func main() {
 	m.Portgroup = *pg
 	m.Machine = *vm
 	m.Autostart = false
+	if *apiVersion != "" {
+		m.ServiceContent.About.ApiVersion = *apiVersion
+	}
 
 	// Remove the datastore directories on every exit path from here on.
 	cleanup := func() { m.Remove() }
