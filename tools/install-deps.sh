@@ -18,7 +18,14 @@ if ((${#missing[@]})); then
     DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
 
-if [ ! -x .venv-tools/bin/tox ]; then
+# tox, like every environment here, installs under the release's
+# constraints; a venv made under other constraints is made again.
+stamp=.venv-tools/constraints.sha256
+want=$(sha256sum constraints/upper-constraints.txt | cut -d' ' -f1)
+if [ ! -x .venv-tools/bin/tox ] || [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
+    rm -rf .venv-tools
     python3 -m venv .venv-tools
-    .venv-tools/bin/pip install -q --disable-pip-version-check 'tox>=4'
+    .venv-tools/bin/pip install -qq --disable-pip-version-check \
+        -c constraints/upper-constraints.txt tox
+    echo "$want" >"$stamp"
 fi
