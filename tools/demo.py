@@ -32,6 +32,13 @@ import sys
 import tempfile
 import time
 import uuid
+import warnings
+
+# The demo prints only the demo: the libraries' own warnings (eventlet's
+# deprecation banner, for one) are not part of its story.  python -W, or
+# PYTHONWARNINGS, brings them back.
+if not sys.warnoptions:
+    warnings.simplefilter('ignore')
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 

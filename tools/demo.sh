@@ -3,4 +3,5 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 tools/install-deps.sh
-exec .venv-tools/bin/tox -q -e demo
+# -qq: the demo's own output, without tox's summary lines.
+exec .venv-tools/bin/tox -qq -e demo

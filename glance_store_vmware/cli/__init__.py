@@ -17,12 +17,7 @@ against vCenter), ``orphans`` (what failed uploads and lost images leave
 in the image directories) and ``locations`` (Glance's ``vsphere://``
 locations as the configured store would read them).  ``main`` parses the
 command line the way glance-manage and nova-manage do (oslo.config
-sub-commands); ``deployment`` reads the services' own configuration
+sub-commands); ``commands`` holds what ``--help`` shows
+(light to import); ``deployment`` reads the services' own configuration
 files; ``glance_api`` asks Glance; ``output`` prints tables or JSON.
 """
-
-import warnings
-
-# oslo.vmware imports oslo.service's eventlet backend, which warns when
-# imported; the command does not use eventlet.
-warnings.filterwarnings('ignore', message=r'\s*Eventlet is deprecated')

@@ -63,12 +63,6 @@ PROBE_PREFIX = '.glance-store-vmware-check.'
 PROBE_DATA = b'glance-store-vmware check probe\n'
 
 
-def add_arguments(parser):
-    parser.add_argument('--backend', metavar='NAME',
-                        help='Check only this backend of enabled_backends '
-                             '(a Glance store or a Cinder backend).')
-
-
 def run(conf, args, progress):
     try:
         sites = deployment.load(conf, backend=args.backend)

@@ -53,12 +53,6 @@ SUMMARY = {'images': 'images', LOCATIONS: LOCATIONS, 'refused': REFUSED,
            'shared_files': SHARED, 'misnamed': MISNAMED}
 
 
-def add_arguments(parser):
-    parser.add_argument('--backend', metavar='NAME',
-                        help='Check only locations of this backend of '
-                             'enabled_backends.')
-
-
 def run(conf, args, progress):
     try:
         sites = deployment.load(conf, backend=args.backend)

@@ -19,26 +19,19 @@ given after the sub-command (``check --config-file glance-api.conf``) or
 before it, as oslo.config's own ``--config-file``.
 """
 
+import contextlib
+import importlib
 import logging
 import sys
+import warnings
 
 from oslo_config import cfg
 
-from glance_store_vmware.cli import check
-from glance_store_vmware.cli import locations
-from glance_store_vmware.cli import orphans
+from glance_store_vmware.cli import commands
 from glance_store_vmware.cli import output
 
 PROG = 'glance-store-vmware'
-
-COMMANDS = {
-    'check': (check, 'Check a glance-api.conf, nova.conf or cinder.conf '
-                     'against vCenter.'),
-    'orphans': (orphans, 'Find (and with --delete remove) partial uploads '
-                         'and image files no Glance image references.'),
-    'locations': (locations, 'Check every Glance vsphere:// location as '
-                             'the configured store would read it.'),
-}
+OUR_LOGGER = 'glance_store_vmware'
 
 EPILOG = ('Exit status: 0 all good; 1 findings (failed or warned checks, '
           'files to reclaim, refused or risky locations, vCenter or Glance '
@@ -46,9 +39,10 @@ EPILOG = ('Exit status: 0 all good; 1 findings (failed or warned checks, '
 
 
 def _add_parsers(subparsers):
-    for name, (module, summary) in COMMANDS.items():
-        parser = subparsers.add_parser(name, help=summary,
-                                       description=summary, epilog=EPILOG)
+    for name, command in commands.COMMANDS.items():
+        parser = subparsers.add_parser(name, help=command.summary,
+                                       description=command.summary,
+                                       epilog=EPILOG)
         parser.add_argument(
             '--config-file', dest='service_config_files', action='append',
             default=[], metavar='PATH',
@@ -60,8 +54,39 @@ def _add_parsers(subparsers):
         parser.add_argument('-q', '--quiet', action='store_true',
                             help='No progress lines on stderr.')
         parser.add_argument('--debug', action='store_true',
-                            help='Log the vSphere and Glance calls.')
-        module.add_arguments(parser)
+                            help='Log the vSphere and Glance calls, and '
+                                 'show the warnings of the libraries we '
+                                 'use, with where they came from.')
+        command.add_arguments(parser)
+
+
+def _ours(record):
+    return record.name == OUR_LOGGER or record.name.startswith(
+        OUR_LOGGER + '.')
+
+
+@contextlib.contextmanager
+def _only_our_output(debug, stderr):
+    """stderr holds our progress and errors, nothing of the libraries we
+    use: their warnings are ignored and their log records dropped, unless
+    ``--debug`` asks for everything (each warning once, with its file and
+    line)."""
+    handler = logging.StreamHandler(stderr)
+    handler.setFormatter(logging.Formatter(
+        '%(levelname)s %(name)s: %(message)s'))
+    if not debug:
+        handler.addFilter(_ours)
+    root = logging.getLogger()
+    level = root.level
+    root.addHandler(handler)
+    root.setLevel(logging.DEBUG if debug else logging.WARNING)
+    with warnings.catch_warnings():
+        warnings.simplefilter('default' if debug else 'ignore')
+        try:
+            yield
+        finally:
+            root.removeHandler(handler)
+            root.setLevel(level)
 
 
 def _cli_conf():
@@ -97,22 +122,21 @@ def main(argv=None, stdout=None, stderr=None):
         stderr.write('%s: %s\n' % (PROG, e))
         return output.USAGE
     args = conf.command
-    module = COMMANDS[args.name][0]
-    logging.basicConfig(
-        stream=stderr, level=logging.DEBUG if args.debug else logging.WARNING,
-        format='%(levelname)s %(name)s: %(message)s')
     files = list(conf.config_file or []) + list(args.service_config_files)
     if not files:
         stderr.write('%s %s: --config-file is required\n'
                      % (PROG, args.name))
         return output.USAGE
-    try:
-        report, status = module.run(service_conf(files), args,
-                                    output.Progress(stderr,
-                                                    not args.quiet))
-    except (output.UsageError, cfg.Error) as e:
-        stderr.write('%s %s: %s\n' % (PROG, args.name, e))
-        return output.USAGE
+    with _only_our_output(args.debug, stderr):
+        # Imported only now: usage answers without the vSphere stack.
+        module = importlib.import_module(commands.COMMANDS[args.name].module)
+        try:
+            report, status = module.run(service_conf(files), args,
+                                        output.Progress(stderr,
+                                                        not args.quiet))
+        except (output.UsageError, cfg.Error) as e:
+            stderr.write('%s %s: %s\n' % (PROG, args.name, e))
+            return output.USAGE
     stdout.write(report.render(args.format) + '\n')
     return status
 

@@ -37,9 +37,7 @@ Safety, since a wrong answer deletes an image:
   image cannot all be learnt, no image file is called unreferenced.
 """
 
-import argparse
 import dataclasses
-import re
 import uuid
 
 from glance_store_vmware import location as loc_mod
@@ -60,35 +58,6 @@ MULTI_COLUMNS = ('kind', 'file', 'datacenter', 'backend', 'size', 'age',
 PARTIAL = 'partial upload'
 UNREFERENCED = 'unreferenced image file'
 UNKNOWN = 'unknown file'
-
-_AGE_RE = re.compile(r'\A(\d+)([smhd]?)\Z')
-_UNITS = {'': 1, 's': 1, 'm': 60, 'h': 3600, 'd': 86400}
-
-
-def add_arguments(parser):
-    parser.add_argument(
-        '--older-than', metavar='AGE', type=_age_argument,
-        help='Only files last written more than AGE ago (seconds, or a '
-             'number with s, m, h or d). Default: the store\'s '
-             'vmware_partial_file_max_age.')
-    parser.add_argument('--delete', action='store_true',
-                        help='Delete what is found (default: only list).')
-
-
-def parse_age(text):
-    match = _AGE_RE.match(text.strip().lower())
-    if not match:
-        raise ValueError('AGE must be a number of seconds, or a number '
-                         'followed by s, m, h or d')
-    return int(match.group(1)) * _UNITS[match.group(2)]
-
-
-def _age_argument(text):
-    try:
-        return parse_age(text)
-    except ValueError as e:
-        raise argparse.ArgumentTypeError(str(e)) from None
-
 
 def age_text(seconds):
     seconds = int(seconds)

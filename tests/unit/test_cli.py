@@ -23,6 +23,8 @@ unchanged.
 import datetime
 import io
 import json
+import subprocess
+import sys
 import types
 from unittest import mock
 
@@ -32,6 +34,7 @@ import pytest
 
 from glance_store_vmware import location
 from glance_store_vmware.cli import check
+from glance_store_vmware.cli import commands
 from glance_store_vmware.cli import deployment
 from glance_store_vmware.cli import glance_api
 from glance_store_vmware.cli import locations
@@ -629,13 +632,13 @@ def test_the_locations_api_gives_whole_entries():
     ('90', 90), ('90s', 90), ('5m', 300), ('2h', 7200), ('1d', 86400),
     (' 3H ', 10800)])
 def test_parse_age(text, seconds):
-    assert orphans.parse_age(text) == seconds
+    assert commands.parse_age(text) == seconds
 
 
 @pytest.mark.parametrize('text', ['', 'soon', '-5', '1.5h', '2w'])
 def test_parse_age_refuses(text):
     with pytest.raises(ValueError):
-        orphans.parse_age(text)
+        commands.parse_age(text)
 
 
 def test_only_uuid_names_are_image_files():
@@ -752,3 +755,25 @@ def test_locations_report_shared_and_misnamed_files(tmp_path):
          (OTHER, locations.MISNAMED)])
     assert summary['shared_files'] == 2
     assert summary['misnamed'] == 1
+
+
+# usage without the vSphere stack ------------------------------------------
+
+HEAVY = ('oslo_vmware', 'suds', 'eventlet', 'nova', 'cinder', 'glance_store',
+         'glance_store_vmware.vsphere', 'glance_store_vmware.image_copy')
+
+
+@pytest.mark.parametrize('argv, status', [
+    (['--help'], 0), (['check', '--help'], 0), (['nosuch'], 2),
+    (['orphans', '--older-than', '2w', '--config-file', 'x'], 2),
+    (['check'], 2)])
+def test_usage_answers_without_the_vsphere_stack(argv, status):
+    code = ('import sys\n'
+            'from glance_store_vmware.cli import main\n'
+            'rc = main.main(%r)\n'
+            'heavy = sorted(m for m in sys.modules if m.split(".")[0] in %r'
+            ' or m.startswith(%r))\n'
+            'print(rc, heavy)\n' % (argv, HEAVY[:6], HEAVY[6:]))
+    proc = subprocess.run([sys.executable, '-c', code], capture_output=True,
+                          text=True, timeout=60)
+    assert proc.stdout.splitlines()[-1] == '%d []' % status, proc.stderr
